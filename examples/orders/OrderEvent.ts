@@ -1,0 +1,15 @@
+import { Entity, Enum, ManyToOne } from '@mikro-orm/core';
+import { EventModel } from 'mikro-orm-events';
+import { Order } from './Order';
+import { OrderEvents, type OrderEventType } from './OrderEvents';
+
+/** Step 1 of the quickstart: the event table of orders. */
+@Entity()
+export class OrderEvent extends EventModel<OrderEventType> {
+  // Nullable, and emptied when the order goes, so an order's events can outlive it.
+  @ManyToOne({ entity: () => Order, nullable: true, deleteRule: 'set null' })
+  order?: Order | null;
+
+  @Enum({ items: OrderEvents.values, type: 'string', length: 128 })
+  override type!: OrderEventType;
+}

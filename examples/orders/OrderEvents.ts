@@ -1,0 +1,10 @@
+import { defineEvents, type EventTypeOf } from 'mikro-orm-events';
+
+/** Step 1 of the quickstart: the catalogue of what can happen to an order. */
+export const OrderEvents = defineEvents({
+  CREATED: 'order.created',
+  PAYMENT_REQUESTED: ['order.payment_requested', 'Payment requested'],
+  SHIPPED: 'order.shipped',
+});
+
+export type OrderEventType = EventTypeOf<typeof OrderEvents>;

@@ -1,0 +1,38 @@
+import { inject, injectable } from 'tsyringe';
+import { type HandlerContext, register } from 'mikro-orm-events';
+import { OrderEvent } from '../OrderEvent';
+import { OrderEvents } from '../OrderEvents';
+import { OrderNotes } from '../OrderNotes';
+
+/**
+ * Step 3 of the quickstart: the processors of the orders app, found through
+ * `events.eventApps: ['examples/orders']` in mikro-orm.config.ts.
+ */
+
+// A function handler.
+register(OrderEvent, OrderEvents.CREATED, function announceOrder(event, ctx) {
+  ctx.logger.info(`announceOrder: order ${event.order?.id} was created`);
+});
+
+// A class handler, resolved from the DI container with its service injected.
+@register(OrderEvent, OrderEvents.CREATED)
+@injectable()
+export class RecordOrderNote {
+  constructor(@inject(OrderNotes) private readonly notes: OrderNotes) {}
+
+  handle(event: OrderEvent, ctx: HandlerContext): void {
+    this.notes.add(Number(event.order!.id), `created (event ${event.id})`);
+    ctx.logger.info(`RecordOrderNote: wrote a note for order ${event.order?.id}`);
+  }
+}
+
+/** A payment gateway that declines large amounts, so the demo shows a failing handler. */
+const DECLINE_ABOVE_CENTS = 100_000;
+
+register(OrderEvent, OrderEvents.PAYMENT_REQUESTED, async function chargeCard(event, ctx) {
+  const amount = Number(event.parameters.amountCents);
+  if (amount > DECLINE_ABOVE_CENTS) {
+    throw new Error(`card declined for ${amount} cents`);
+  }
+  ctx.logger.info(`chargeCard: charged ${amount} cents for order ${event.order?.id}`);
+});

@@ -1,0 +1,99 @@
+/**
+ * Every mistake the library can report about its input: configuration, registrations,
+ * event catalogues and CLI flags. Each case is a static factory, so the message is written
+ * once, next to its cause, and tells the user what to change.
+ *
+ * The CLI prints `message` alone (no stack) and exits with code 2 for these errors.
+ */
+export class EventsError extends Error {
+  override readonly name = 'EventsError';
+
+  private constructor(
+    message: string,
+    /** A stable machine-readable code for the case, e.g. `UNKNOWN_MODEL`. */
+    readonly code: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+
+  static notAnEventModel(name: string): EventsError {
+    return new EventsError(
+      `${name} is not an EventModel subclass: extend EventModel and list the class among the ORM entities`,
+      'NOT_AN_EVENT_MODEL',
+    );
+  }
+
+  static unknownModel(name: string, known: string[]): EventsError {
+    const choices = known.length > 0 ? known.join(', ') : 'none: no entity extends EventModel';
+    return new EventsError(`Unknown event model "${name}" (known event models: ${choices})`, 'UNKNOWN_MODEL');
+  }
+
+  static noEventModels(): EventsError {
+    return new EventsError(
+      'No event models found: add an entity that extends EventModel to the ORM entities',
+      'NO_EVENT_MODELS',
+    );
+  }
+
+  static unregisteredType(type: string, model: string, registered: string[]): EventsError {
+    const choices = registered.length > 0 ? registered.join(', ') : 'none';
+    return new EventsError(
+      `No handler is registered for type "${type}" of ${model} (types with handlers: ${choices})`,
+      'UNREGISTERED_TYPE',
+    );
+  }
+
+  static anonymousHandler(model: string, type: string): EventsError {
+    return new EventsError(
+      `A handler for ${model} "${type}" has no name: give it a name (a named function, a class, or the \`name\` option), because processed events record handlers by name`,
+      'ANONYMOUS_HANDLER',
+    );
+  }
+
+  static duplicateHandlerName(model: string, type: string, name: string): EventsError {
+    return new EventsError(
+      `Two different handlers for ${model} "${type}" are both named "${name}": handler names must be unique per event type`,
+      'DUPLICATE_HANDLER_NAME',
+    );
+  }
+
+  static invalidHandler(model: string, type: string): EventsError {
+    return new EventsError(
+      `The handler for ${model} "${type}" must be a function or a class with a handle(event, ctx) method`,
+      'INVALID_HANDLER',
+    );
+  }
+
+  static invalidEventType(type: unknown): EventsError {
+    return new EventsError(
+      `Event type must be a non-empty string of at most 128 characters, got ${JSON.stringify(type)}`,
+      'INVALID_EVENT_TYPE',
+    );
+  }
+
+  static duplicateEventValue(value: string, first: string, second: string): EventsError {
+    return new EventsError(
+      `Event catalogue uses the value "${value}" twice (${first} and ${second}): each event needs its own value`,
+      'DUPLICATE_EVENT_VALUE',
+    );
+  }
+
+  static handlerModuleFailed(file: string, cause: unknown): EventsError {
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    return new EventsError(`Failed to load event handlers from ${file}: ${reason}`, 'HANDLER_MODULE_FAILED', {
+      cause,
+    });
+  }
+
+  static handlerModuleNotFound(file: string): EventsError {
+    return new EventsError(`Event handler module not found: ${file}`, 'HANDLER_MODULE_NOT_FOUND');
+  }
+
+  static invalidOption(name: string, value: unknown, expected: string): EventsError {
+    return new EventsError(
+      `Invalid value for ${name}: ${JSON.stringify(value) ?? String(value)} (expected ${expected})`,
+      'INVALID_OPTION',
+    );
+  }
+}

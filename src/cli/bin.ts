@@ -1,0 +1,45 @@
+#!/usr/bin/env node
+import { CLIConfigurator, CLIHelper } from '@mikro-orm/cli';
+import { EventsError } from '../EventsError';
+import { ProcessEventsCommand } from './ProcessEventsCommand';
+
+/** Exit code for bad input: flags, config, model or type names. */
+const USAGE_ERROR = 2;
+
+/**
+ * The whole `mikro-orm` CLI (its commands, its config discovery: `--config`,
+ * `mikro-orm.config.ts`, package.json `mikro-orm.configPaths`) plus the `events:*` commands.
+ * Mistakes print one line, without a stack trace, and exit with code 2.
+ */
+async function main(): Promise<void> {
+  // MikroORM's CLI insists that @mikro-orm/cli is listed in the project's own package.json;
+  // this bin ships it as its own dependency, so that check does not apply.
+  process.env.MIKRO_ORM_ALLOW_GLOBAL_CLI ??= '1';
+  const cli = CLIConfigurator.configure()
+    .scriptName('mikro-orm-events')
+    .command(new ProcessEventsCommand())
+    .fail((message, error) => {
+      if (error && !(error instanceof EventsError)) {
+        throw error;
+      }
+      fail(message ?? error.message);
+    });
+  const args = await cli.parse(process.argv.slice(2));
+  if (args._.length === 0) {
+    CLIHelper.showHelp();
+  }
+}
+
+function fail(message: string): never {
+  console.error(`Error: ${message}`);
+  process.exit(USAGE_ERROR);
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof EventsError) {
+    fail(error.message);
+  }
+  // Not the user's input: a failure of the database or of a command. One line still, exit 1.
+  console.error(`Error: ${error instanceof Error ? error.message : String(error)}`);
+  process.exit(1);
+});

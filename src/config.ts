@@ -1,0 +1,146 @@
+import 'reflect-metadata';
+import type { Configuration, EntityManager, IDatabaseDriver } from '@mikro-orm/core';
+import { container as globalContainer, type DependencyContainer } from 'tsyringe';
+import { EventsError } from './EventsError';
+import { consoleLogger, type EventsLogger } from './EventsLogger';
+
+/**
+ * The extension's options, set under `events` in the MikroORM config:
+ *
+ * ```ts
+ * export default defineConfig({
+ *   entities: [Order, OrderEvent],
+ *   events: { eventApps: ['src/orders'] },
+ * });
+ * ```
+ */
+export interface EventsOptions {
+  /**
+   * App folders, relative to the config's `baseDir`, whose `events/processors` module registers
+   * handlers (the seed's `EVENT_APPS`). An app without that module is skipped.
+   * @default []
+   */
+  eventApps?: string[];
+  /**
+   * Further modules that register handlers, relative to `baseDir`. Each must exist.
+   * @default []
+   */
+  handlers?: string[];
+  /**
+   * The tsyringe container that class handlers are resolved from (through a child per batch).
+   * @default tsyringe's global `container`
+   */
+  container?: DependencyContainer;
+  /**
+   * Events claimed, and processed in one transaction, per batch.
+   * @default 100
+   */
+  batchSize?: number;
+  /** Retry policy for failing handlers. */
+  retry?: RetryOptions;
+  /**
+   * Where progress and problems are written.
+   * @default one line per message on stderr
+   */
+  logger?: EventsLogger;
+}
+
+export interface RetryOptions {
+  /**
+   * Attempts before a failing event is marked dead (`processed = true, error = true`). The
+   * `maxAttempts` column overrides it per event.
+   * @default 1 (the seed's behaviour: no retry)
+   */
+  maxAttempts?: number;
+  /**
+   * Delay before the first retry, in milliseconds; it doubles with each attempt, with jitter.
+   * @default 1000
+   */
+  initialDelay?: number;
+  /**
+   * The longest delay between attempts, in milliseconds.
+   * @default 3_600_000 (one hour)
+   */
+  maxDelay?: number;
+}
+
+// The augmented interface must repeat MikroORM's type parameters, though it does not use them.
+/* eslint-disable @typescript-eslint/no-unused-vars */
+declare module '@mikro-orm/core' {
+  interface MikroORMOptions<
+    D extends IDatabaseDriver = IDatabaseDriver,
+    EM extends EntityManager = EntityManager,
+  > {
+    /** Options of mikro-orm-events. */
+    events?: EventsOptions;
+  }
+}
+/* eslint-enable @typescript-eslint/no-unused-vars */
+
+/**
+ * Options with defaults applied and values checked, computed once and passed down.
+ * @internal
+ */
+export interface ResolvedEventsConfig {
+  baseDir: string;
+  eventApps: string[];
+  handlers: string[];
+  container: DependencyContainer;
+  batchSize: number;
+  retry: Required<RetryOptions>;
+  logger: EventsLogger;
+}
+
+/**
+ * Applies defaults to the `events` options of an ORM config, then `overrides` on top.
+ * @internal
+ */
+export function resolveEventsConfig(
+  config: Configuration,
+  overrides: EventsOptions = {},
+): ResolvedEventsConfig {
+  const options: EventsOptions = { ...config.get('events'), ...withoutUndefined(overrides) };
+  const retry = { ...options.retry, ...withoutUndefined(overrides.retry ?? {}) };
+  return {
+    baseDir: config.get('baseDir') ?? process.cwd(),
+    eventApps: checkPaths('events.eventApps', options.eventApps),
+    handlers: checkPaths('events.handlers', options.handlers),
+    container: options.container ?? globalContainer,
+    batchSize: positiveInteger('batchSize', options.batchSize ?? 100),
+    retry: {
+      maxAttempts: positiveInteger('retry.maxAttempts', retry.maxAttempts ?? 1),
+      initialDelay: nonNegativeInteger('retry.initialDelay', retry.initialDelay ?? 1000),
+      maxDelay: nonNegativeInteger('retry.maxDelay', retry.maxDelay ?? 3_600_000),
+    },
+    logger: options.logger ?? consoleLogger,
+  };
+}
+
+function withoutUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+function checkPaths(name: string, value: unknown): string[] {
+  if (value === undefined) {
+    return [];
+  }
+  if (!Array.isArray(value) || value.some(item => typeof item !== 'string' || item.length === 0)) {
+    throw EventsError.invalidOption(name, value, 'an array of paths');
+  }
+  return value;
+}
+
+/** @internal */
+export function positiveInteger(name: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
+    throw EventsError.invalidOption(name, value, 'a positive integer');
+  }
+  return value;
+}
+
+function nonNegativeInteger(name: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw EventsError.invalidOption(name, value, 'a non-negative integer');
+  }
+  return value;
+}

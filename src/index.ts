@@ -1,0 +1,18 @@
+export { EventsError } from './EventsError';
+export { consoleLogger, type EventsLogger } from './EventsLogger';
+export type { EventsOptions, RetryOptions } from './config';
+export { EventModel, EVENT_TYPE_MAX_LENGTH } from './model/EventModel';
+export { AbstractEvents, type EventChoice } from './model/AbstractEvents';
+export { defineEvents, type EventCatalogue, type EventSpec, type EventTypeOf } from './model/defineEvents';
+export type {
+  EventHandlerClass,
+  EventHandlerFunction,
+  EventModelClass,
+  HandlerContext,
+  RegisterOptions,
+} from './registry/EventHandler';
+export { HandlerRegistry, handlerRegistry } from './registry/HandlerRegistry';
+export { register } from './registry/register';
+export { discoverHandlers, type HandlerSources } from './registry/discoverHandlers';
+export { processEvents, type ProcessEventsOptions, type ProcessEventsResult } from './process/processEvents';
+export { MAX_ERROR_MESSAGE_LENGTH } from './process/errorMessage';

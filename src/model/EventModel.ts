@@ -1,0 +1,113 @@
+import { Entity, Index, OptionalProps, PrimaryKey, Property } from '@mikro-orm/core';
+
+/** The longest event type the `type` column holds. */
+export const EVENT_TYPE_MAX_LENGTH = 128;
+
+/**
+ * The abstract base of every event table. Subclass it once per table, add a relation to the
+ * entity the events are about, and narrow `type` to your catalogue:
+ *
+ * ```ts
+ * @Entity()
+ * export class OrderEvent extends EventModel<OrderEventType> {
+ *   @ManyToOne(() => Order, { nullable: true })
+ *   order?: Order;
+ *
+ *   @Enum({ items: OrderEvents.values, type: 'string', length: 128 })
+ *   override type!: OrderEventType;
+ * }
+ * ```
+ *
+ * Every property states its `type` explicitly, so the entity works under toolchains that emit
+ * no decorator metadata (tsx, esbuild) as well as under tsc, ts-node and SWC.
+ */
+@Entity({ abstract: true })
+// One partial index per subclass table, over the pending rows in claim order. It is declared
+// here once; MikroORM calls the callback with each subclass's own table and column names.
+@Index({
+  properties: ['priority', 'runAt', 'id'],
+  expression: (table, columns, indexName) =>
+    `create index "${indexName}" on ${quoteTable(String(table))} ` +
+    `("${columns.priority}" desc, "${columns.runAt}", "${columns.id}") where "${columns.processed}" = false`,
+})
+export abstract class EventModel<Type extends string = string> {
+  /** Properties the database fills in, so `em.create()` does not demand them. */
+  [OptionalProps]?:
+    | 'createdAt'
+    | 'parameters'
+    | 'processed'
+    | 'processedAt'
+    | 'error'
+    | 'errorMessage'
+    | 'lastErrorAt'
+    | 'attempts'
+    | 'maxAttempts'
+    | 'runAt'
+    | 'priority'
+    | 'idempotencyKey'
+    | 'completedHandlers';
+
+  /** Identity; also the last tie-breaker of the claim order. */
+  @PrimaryKey({ type: 'bigint', autoincrement: true })
+  id!: string;
+
+  /** The event type, one of the subclass's catalogue values. */
+  @Property({ type: 'string', length: EVENT_TYPE_MAX_LENGTH })
+  type!: Type;
+
+  /** When the event was recorded. */
+  @Property({ type: 'datetime', defaultRaw: 'now()' })
+  createdAt: Date = new Date();
+
+  /** User data about the event; auto-emission puts field changes here. */
+  @Property({ type: 'json', defaultRaw: `'{}'` })
+  parameters: Record<string, unknown> = {};
+
+  /** Done: every handler succeeded, or the last attempt failed (then `error` is true). */
+  @Property({ type: 'boolean', default: false })
+  processed: boolean = false;
+
+  @Property({ type: 'datetime', nullable: true })
+  processedAt?: Date | null;
+
+  /** The last attempt failed. */
+  @Property({ type: 'boolean', default: false })
+  error: boolean = false;
+
+  @Property({ type: 'text', nullable: true })
+  errorMessage?: string | null;
+
+  @Property({ type: 'datetime', nullable: true })
+  lastErrorAt?: Date | null;
+
+  /** Failed attempts so far. */
+  @Property({ type: 'integer', default: 0 })
+  attempts: number = 0;
+
+  /** Overrides the retry policy's maximum number of attempts for this event. */
+  @Property({ type: 'integer', nullable: true })
+  maxAttempts?: number | null;
+
+  /** The event is not processed before this time (scheduling and retry backoff). */
+  @Property({ type: 'datetime', defaultRaw: 'now()' })
+  runAt: Date = new Date();
+
+  /** Higher priorities are processed first. */
+  @Property({ type: 'smallint', default: 0 })
+  priority: number = 0;
+
+  /** Emissions that carry the same key collapse into one event per table. */
+  @Property({ type: 'string', length: 255, nullable: true, unique: true })
+  idempotencyKey?: string | null;
+
+  /** Names of the handlers that already succeeded for this event; a retry skips them. */
+  @Property({ type: 'string[]', defaultRaw: `'{}'` })
+  completedHandlers: string[] = [];
+}
+
+function quoteTable(table: string): string {
+  return table
+    .split('.')
+    .map(part => `"${part}"`)
+    .join('.');
+}

@@ -1,0 +1,30 @@
+import type { EntityManager } from '@mikro-orm/core';
+import type { EventModel } from '../model/EventModel';
+import type { EventTable } from './EventTable';
+import { rawQuery } from './rawQuery';
+
+/**
+ * Claims up to `limit` due events of the given types, locking their rows until the batch
+ * transaction ends, and returns them as managed entities of `em`.
+ *
+ * `FOR UPDATE SKIP LOCKED` is what lets workers run side by side: rows another transaction has
+ * claimed are passed over instead of waited for, and if that transaction dies (a crash, a lost
+ * connection) its locks go with it and the rows are claimable again. There is no lease to expire.
+ * The order, `priority desc, run_at, id`, is the one the pending-rows partial index is built in.
+ * @internal
+ */
+export async function claimEvents(
+  em: EntityManager,
+  table: EventTable,
+  types: readonly string[],
+  limit: number,
+): Promise<EventModel[]> {
+  const c = (property: Parameters<EventTable['column']>[0]) => table.column(property);
+  const sql =
+    `select * from ${table.name}` +
+    ` where ${c('processed')} = false and ${c('runAt')} <= now() and ${c('type')} = any(?::text[])` +
+    ` order by ${c('priority')} desc, ${c('runAt')}, ${c('id')}` +
+    ` limit ? for update skip locked`;
+  const rows = await rawQuery(em, sql, [types, limit]);
+  return rows.map(row => em.map<EventModel>(table.meta.class, row));
+}
