@@ -1,0 +1,113 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { Order } from '../examples/orders/Order';
+import { OrderEvent } from '../examples/orders/OrderEvent';
+import { OrderEvents } from '../examples/orders/OrderEvents';
+import { OrderNote } from '../examples/orders/OrderNote';
+import { runCli } from './support/cli';
+import { createTestDatabase, type TestDatabase } from './support/testDatabase';
+
+/** One line on stderr, no stack trace, exit code 2. */
+function assertUsageError(
+  result: { code: number | null; stderr: string; stdout: string },
+  pattern: RegExp,
+): void {
+  assert.equal(result.code, 2, `exit code (stderr: ${result.stderr})`);
+  const lines = result.stderr.trim().split('\n');
+  assert.equal(lines.length, 1, `one line, got:\n${result.stderr}`);
+  assert.match(lines[0], pattern);
+  assert.doesNotMatch(result.stderr, /\n\s+at /);
+}
+
+describe('the mikro-orm-events CLI', () => {
+  let db: TestDatabase;
+
+  before(async () => {
+    db = await createTestDatabase(__filename, [Order, OrderEvent, OrderNote], {}, { createSchema: false });
+  });
+  after(() => db?.close());
+
+  it('--help lists the standard mikro-orm commands and events:process', async () => {
+    const result = await runCli(['--help'], db.url);
+    assert.equal(result.code, 0, result.stderr);
+    for (const command of [
+      'schema:create',
+      'schema:update',
+      'migration:create',
+      'migration:up',
+      'debug',
+      'events:process',
+    ]) {
+      assert.match(result.stdout, new RegExp(`mikro-orm-events ${command}\\b`), command);
+    }
+    const help = await runCli(['events:process', '--help'], db.url);
+    for (const flag of ['--once', '--batch-size', '--types', '--model', '--limit']) {
+      assert.ok(help.stdout.includes(flag), flag);
+    }
+  });
+
+  it("events:process --once drains the example app's events, after its migrations ran through the same bin", async () => {
+    const migrated = await runCli(['migration:up'], db.url);
+    assert.equal(migrated.code, 0, migrated.stderr);
+
+    const em = db.orm.em.fork();
+    const small = em.create(Order, { customer: 'Ada', totalCents: 1_000 });
+    const large = em.create(Order, { customer: 'Grace', totalCents: 900_000 });
+    em.create(OrderEvent, { order: small, type: OrderEvents.CREATED });
+    em.create(OrderEvent, {
+      order: small,
+      type: OrderEvents.PAYMENT_REQUESTED,
+      parameters: { amountCents: 1_000 },
+    });
+    em.create(OrderEvent, {
+      order: large,
+      type: OrderEvents.PAYMENT_REQUESTED,
+      parameters: { amountCents: 900_000 },
+    });
+    em.create(OrderEvent, { order: large, type: OrderEvents.SHIPPED });
+    await em.flush();
+
+    const result = await runCli(['events:process', '--once'], db.url);
+
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /Processed 3 events in 1 batches \(2 succeeded, 0 to retry, 1 failed\)/);
+    assert.match(result.stderr, /announceOrder: order \d+ was created/);
+    const check = db.orm.em.fork();
+    const events = await check.find(OrderEvent, {}, { orderBy: { id: 'asc' } });
+    assert.deepEqual(
+      events.map(event => [event.type, event.processed, event.error]),
+      [
+        [OrderEvents.CREATED, true, false],
+        [OrderEvents.PAYMENT_REQUESTED, true, false],
+        [OrderEvents.PAYMENT_REQUESTED, true, true],
+        [OrderEvents.SHIPPED, false, false],
+      ],
+    );
+    assert.match(events[2].errorMessage ?? '', /chargeCard: Error: card declined for 900000 cents/);
+    assert.equal(await check.count(OrderNote, { order: small }), 1);
+  });
+
+  it('a bad flag, a bad value, an unknown model, a model that is not an EventModel or an unhandled type: one line and exit code 2', async () => {
+    assertUsageError(
+      await runCli(['events:process', '--once', '--bogus'], db.url),
+      /^Error: Unknown argument: bogus$/,
+    );
+    assertUsageError(
+      await runCli(['events:process', '--once', '--batch-size', 'abc'], db.url),
+      /^Error: Invalid value for --batch-size: "abc" \(expected a positive integer\)$/,
+    );
+    assertUsageError(await runCli(['events:process', '--once', '--limit', '-5'], db.url), /--limit/);
+    assertUsageError(
+      await runCli(['events:process', '--once', '--model', 'Nope'], db.url),
+      /^Error: Unknown event model "Nope" \(known event models: OrderEvent\)$/,
+    );
+    assertUsageError(
+      await runCli(['events:process', '--once', '--model', 'Order'], db.url),
+      /^Error: Order is not an EventModel subclass/,
+    );
+    assertUsageError(
+      await runCli(['events:process', '--once', '--types', 'order.unknown'], db.url),
+      /^Error: No handler is registered for type "order.unknown"/,
+    );
+  });
+});

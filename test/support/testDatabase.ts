@@ -1,0 +1,47 @@
+import { basename } from 'node:path';
+import type { EntityClass } from '@mikro-orm/core';
+import { MikroORM, type Options } from '@mikro-orm/postgresql';
+
+/**
+ * A database of its own for one test file, so files run in parallel without touching each
+ * other's rows. The server comes from DATABASE_URL, which `npm test` always sets.
+ */
+export interface TestDatabase {
+  /** The connection URL of this file's database, for child processes. */
+  url: string;
+  orm: MikroORM;
+  /** Drops the database. */
+  close(): Promise<void>;
+}
+
+export async function createTestDatabase(
+  testFile: string,
+  entities: EntityClass<any>[],
+  options: Partial<Options> = {},
+  { createSchema = true }: { createSchema?: boolean } = {},
+): Promise<TestDatabase> {
+  const server = process.env.DATABASE_URL;
+  if (!server) {
+    throw new Error('DATABASE_URL is not set: run the tests with `npm test`');
+  }
+  const name = `moe_${basename(testFile).replace(/\W+/g, '_')}_${process.pid}`.toLowerCase();
+  const url = new URL(server);
+  url.pathname = `/${name}`;
+  const orm = await MikroORM.init({ clientUrl: url.toString(), entities, debug: false, ...options });
+  await orm.schema.ensureDatabase();
+  if (createSchema) {
+    await orm.schema.refreshDatabase();
+  } else {
+    await orm.schema.dropSchema({ dropMigrationsTable: true });
+  }
+  return {
+    url: url.toString(),
+    orm,
+    close: async () => {
+      await orm.close(true);
+      const admin = await MikroORM.init({ clientUrl: server, entities, debug: false, ...options });
+      await admin.em.getConnection().execute(`drop database if exists "${name}" with (force)`);
+      await admin.close(true);
+    },
+  };
+}
