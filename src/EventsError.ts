@@ -96,4 +96,22 @@ export class EventsError extends Error {
       'INVALID_OPTION',
     );
   }
+
+  static invalidRule(entity: string, reason: string): EventsError {
+    return new EventsError(`Invalid auto-emission rule for ${entity}: ${reason}`, 'INVALID_RULE');
+  }
+
+  static notAnEntity(name: string, role: string): EventsError {
+    return new EventsError(
+      `${name} (${role}) is not among the ORM entities: add it to the \`entities\` of the MikroORM config`,
+      'NOT_AN_ENTITY',
+    );
+  }
+
+  static invalidLink(eventModel: string, property: string): EventsError {
+    return new EventsError(
+      `The auto-emission link sets "${property}", which is not a column or a to-one relation of ${eventModel}`,
+      'INVALID_LINK',
+    );
+  }
 }

@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import type { Configuration, EntityManager, IDatabaseDriver } from '@mikro-orm/core';
 import { container as globalContainer, type DependencyContainer } from 'tsyringe';
+import type { AutoEmitDefinition } from './emit/autoEmit';
 import { EventsError } from './EventsError';
 import { consoleLogger, type EventsLogger } from './EventsLogger';
 
@@ -36,6 +37,12 @@ export interface EventsOptions {
    * @default 100
    */
   batchSize?: number;
+  /**
+   * Auto-emission rules, one `autoEmit(Entity, EventModel, { link, rules })` per entity class.
+   * They apply when `EventsExtension` is among the config's `extensions`.
+   * @default []
+   */
+  autoEmit?: AutoEmitDefinition[];
   /** Retry policy for failing handlers. */
   retry?: RetryOptions;
   /**
@@ -87,6 +94,7 @@ export interface ResolvedEventsConfig {
   handlers: string[];
   container: DependencyContainer;
   batchSize: number;
+  autoEmit: AutoEmitDefinition[];
   retry: Required<RetryOptions>;
   logger: EventsLogger;
 }
@@ -107,6 +115,7 @@ export function resolveEventsConfig(
     handlers: checkPaths('events.handlers', options.handlers),
     container: options.container ?? globalContainer,
     batchSize: positiveInteger('batchSize', options.batchSize ?? 100),
+    autoEmit: checkArray('events.autoEmit', options.autoEmit),
     retry: {
       maxAttempts: positiveInteger('retry.maxAttempts', retry.maxAttempts ?? 1),
       initialDelay: nonNegativeInteger('retry.initialDelay', retry.initialDelay ?? 1000),
@@ -118,6 +127,16 @@ export function resolveEventsConfig(
 
 function withoutUndefined<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+function checkArray<T>(name: string, value: T[] | undefined): T[] {
+  if (value === undefined) {
+    return [];
+  }
+  if (!Array.isArray(value)) {
+    throw EventsError.invalidOption(name, value, 'an array');
+  }
+  return value;
 }
 
 function checkPaths(name: string, value: unknown): string[] {

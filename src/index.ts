@@ -1,6 +1,7 @@
 export { EventsError } from './EventsError';
 export { consoleLogger, type EventsLogger } from './EventsLogger';
 export type { EventsOptions, RetryOptions } from './config';
+export { EventsExtension } from './EventsExtension';
 export { EventModel, EVENT_TYPE_MAX_LENGTH } from './model/EventModel';
 export { AbstractEvents, type EventChoice } from './model/AbstractEvents';
 export { defineEvents, type EventCatalogue, type EventSpec, type EventTypeOf } from './model/defineEvents';
@@ -16,3 +17,6 @@ export { register } from './registry/register';
 export { discoverHandlers, type HandlerSources } from './registry/discoverHandlers';
 export { processEvents, type ProcessEventsOptions, type ProcessEventsResult } from './process/processEvents';
 export { MAX_ERROR_MESSAGE_LENGTH } from './process/errorMessage';
+export { autoEmit, type AutoEmitOptions, type EmitOn, type EmitRule, type EventLink } from './emit/autoEmit';
+export type { EntityChange } from './emit/EntityChange';
+export { EVENTS_CHANNEL } from './sql/notifyChannel';

@@ -70,7 +70,8 @@ describe('the mikro-orm-events CLI', () => {
     const result = await runCli(['events:process', '--once'], db.url);
 
     assert.equal(result.code, 0, result.stderr);
-    assert.match(result.stdout, /Processed 3 events in 1 batches \(2 succeeded, 0 to retry, 1 failed\)/);
+    // The paid order's status change is auto-emitted by the handler and drained in a second batch.
+    assert.match(result.stdout, /Processed 4 events in 2 batches \(3 succeeded, 0 to retry, 1 failed\)/);
     assert.match(result.stderr, /announceOrder: order \d+ was created/);
     const check = db.orm.em.fork();
     const events = await check.find(OrderEvent, {}, { orderBy: { id: 'asc' } });
@@ -81,10 +82,13 @@ describe('the mikro-orm-events CLI', () => {
         [OrderEvents.PAYMENT_REQUESTED, true, false],
         [OrderEvents.PAYMENT_REQUESTED, true, true],
         [OrderEvents.SHIPPED, false, false],
+        [OrderEvents.STATUS_CHANGED, true, false],
       ],
     );
     assert.match(events[2].errorMessage ?? '', /chargeCard: Error: card declined for 900000 cents/);
     assert.equal(await check.count(OrderNote, { order: small }), 1);
+    assert.deepEqual(events[4].parameters, { status: ['pending', 'paid'] });
+    assert.equal((await check.findOneOrFail(Order, small.id)).status, 'paid');
   });
 
   it('a bad flag, a bad value, an unknown model, a model that is not an EventModel or an unhandled type: one line and exit code 2', async () => {

@@ -4,6 +4,8 @@ import { defineEvents, type EventTypeOf } from 'mikro-orm-events';
 export const OrderEvents = defineEvents({
   CREATED: 'order.created',
   PAYMENT_REQUESTED: ['order.payment_requested', 'Payment requested'],
+  STATUS_CHANGED: 'order.status_changed',
+  FAILED: 'order.failed',
   SHIPPED: 'order.shipped',
 });
 

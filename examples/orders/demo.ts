@@ -4,7 +4,7 @@
  * events, processes them, and prints what the handlers did and how each event ended.
  */
 import { MikroORM } from '@mikro-orm/postgresql';
-import { processEvents } from 'mikro-orm-events';
+import { type EventsLogger, processEvents } from 'mikro-orm-events';
 import config from '../../mikro-orm.config';
 import { startLocalPostgres } from '../localPostgres';
 import { Order } from './Order';
@@ -13,6 +13,7 @@ import { OrderEvents } from './OrderEvents';
 import { OrderNote } from './OrderNote';
 
 const DATABASE = 'mikro_orm_events_demo';
+const logger: EventsLogger = { info: log, warn: log, error: log };
 
 async function main(): Promise<void> {
   const server = await startLocalPostgres(console.error);
@@ -26,45 +27,55 @@ async function main(): Promise<void> {
     const migrated = await orm.migrator.up();
     console.log(`Ran ${migrated.length} migration(s) on database ${DATABASE}.\n`);
 
-    // Step 2: record events in the same transaction as the change they describe.
+    // Step 2: generate events. Creating an order emits order.created by a rule of the config;
+    // the payment requests are created by hand. All of it commits in one transaction.
     await orm.em.fork().transactional(async em => {
-      const orders = [
-        em.create(Order, { customer: 'Ada', totalCents: 4_200 }),
-        em.create(Order, { customer: 'Grace', totalCents: 250_000 }),
-      ];
-      await em.flush();
-      for (const order of orders) {
-        em.create(OrderEvent, { order, type: OrderEvents.CREATED });
+      for (const [customer, totalCents] of [
+        ['Ada', 4_200],
+        ['Grace', 250_000],
+      ] as const) {
+        const order = em.create(Order, { customer, totalCents });
         em.create(OrderEvent, {
           order,
           type: OrderEvents.PAYMENT_REQUESTED,
-          parameters: { amountCents: order.totalCents },
+          parameters: { amountCents: totalCents },
         });
       }
-      // No handler is registered for SHIPPED: this event stays pending.
-      em.create(OrderEvent, { order: orders[0], type: OrderEvents.SHIPPED });
+      // No handler is registered for order.shipped: this event stays pending.
+      em.create(OrderEvent, { type: OrderEvents.SHIPPED });
     });
-    console.log('Recorded 2 orders and 5 events.\n');
+    console.log(
+      'Created 2 orders: 2 order.created events by rule, 2 payment requests and 1 shipment by hand.\n',
+    );
 
     // Step 4: process them (what `mikro-orm-events events:process --once` does).
     console.log('Processing:');
-    const result = await processEvents(orm, { logger: { info: log, warn: log, error: log } });
-    console.log(
-      `\n${result.processed} processed, ${result.failed} failed, ${result.retried} to retry, in ${result.batches} batch(es).\n`,
-    );
+    let result = await processEvents(orm, { logger });
+    console.log(`  → ${result.processed} processed, ${result.failed} failed\n`);
 
+    // The app reacts to the declined payment: the status change emits two more events.
     const em = orm.em.fork();
+    const declined = await em.find(OrderEvent, { type: OrderEvents.PAYMENT_REQUESTED, error: true });
+    for (const event of declined) {
+      (await em.findOneOrFail(Order, event.order!.id)).status = 'failed';
+    }
+    await em.flush();
+    console.log(`Marked ${declined.length} order(s) failed. Processing again:`);
+    result = await processEvents(orm, { logger });
+    console.log(`  → ${result.processed} processed, ${result.failed} failed\n`);
+
+    const view = orm.em.fork();
     console.log('Order notes written by RecordOrderNote:');
-    for (const note of await em.find(OrderNote, {}, { orderBy: { id: 'asc' } })) {
+    for (const note of await view.find(OrderNote, {}, { orderBy: { id: 'asc' } })) {
       console.log(`  order ${note.order.id}: ${note.text}`);
     }
     console.log('\nEvents:');
-    const events = await em.find(OrderEvent, {}, { orderBy: { id: 'asc' } });
+    const events = await view.find(OrderEvent, {}, { orderBy: { id: 'asc' } });
     console.table(
       events.map(event => ({
         id: event.id,
         type: event.type,
-        order: event.order?.id,
+        order: event.order?.id ?? '',
         processed: event.processed,
         error: event.error,
         errorMessage: event.errorMessage ?? '',

@@ -8,7 +8,7 @@ import { createScope, invokeHandler } from '../registry/resolveHandler';
 import { claimEvents } from './claimEvents';
 import { completeEvents, type EventOutcome } from './completeEvents';
 import { errorMessage } from './errorMessage';
-import { EventTable } from './EventTable';
+import { EventTable } from '../sql/EventTable';
 import { RetryPolicy } from './RetryPolicy';
 
 /** What one batch did. */

@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/core';
 import type { EventModel } from '../model/EventModel';
-import type { EventTable } from './EventTable';
-import { rawQuery } from './rawQuery';
+import type { EventTable } from '../sql/EventTable';
+import { rawQuery } from '../sql/rawQuery';
 
 /**
  * Claims up to `limit` due events of the given types, locking their rows until the batch

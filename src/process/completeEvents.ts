@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/core';
-import type { EventTable } from './EventTable';
-import { rawQuery } from './rawQuery';
+import type { EventTable } from '../sql/EventTable';
+import { rawQuery } from '../sql/rawQuery';
 
 /**
  * How one claimed event ends its attempt.

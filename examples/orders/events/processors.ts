@@ -1,5 +1,6 @@
 import { inject, injectable } from 'tsyringe';
 import { type HandlerContext, register } from 'mikro-orm-events';
+import { Order } from '../Order';
 import { OrderEvent } from '../OrderEvent';
 import { OrderEvents } from '../OrderEvents';
 import { OrderNotes } from '../OrderNotes';
@@ -29,10 +30,23 @@ export class RecordOrderNote {
 /** A payment gateway that declines large amounts, so the demo shows a failing handler. */
 const DECLINE_ABOVE_CENTS = 100_000;
 
+// Marks the order paid through ctx.em: that change emits order.status_changed in the same
+// transaction as the payment's own event flags.
 register(OrderEvent, OrderEvents.PAYMENT_REQUESTED, async function chargeCard(event, ctx) {
   const amount = Number(event.parameters.amountCents);
   if (amount > DECLINE_ABOVE_CENTS) {
     throw new Error(`card declined for ${amount} cents`);
   }
-  ctx.logger.info(`chargeCard: charged ${amount} cents for order ${event.order?.id}`);
+  const order = await ctx.em.findOneOrFail(Order, event.order!.id);
+  order.status = 'paid';
+  ctx.logger.info(`chargeCard: charged ${amount} cents, order ${order.id} is paid`);
+});
+
+register(OrderEvent, OrderEvents.STATUS_CHANGED, function logStatusChange(event, ctx) {
+  const [before, after] = event.parameters.status as [string, string];
+  ctx.logger.info(`logStatusChange: order ${event.order?.id} went from ${before} to ${after}`);
+});
+
+register(OrderEvent, OrderEvents.FAILED, function apologize(event, ctx) {
+  ctx.logger.info(`apologize: told the customer of order ${event.order?.id} that it failed`);
 });

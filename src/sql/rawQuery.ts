@@ -8,7 +8,7 @@ interface KnexConnection {
 }
 
 /**
- * Runs SQL in the transaction of `em` with every value sent as a bound parameter (`?` becomes
+ * Runs SQL in the transaction `trx` (by default that of `em`) with every value sent as a bound parameter (`?` becomes
  * `$n`). MikroORM's own `execute()` inlines values into the SQL text; the hot paths of processing
  * bind them instead, so neither user data nor event types ever become SQL text.
  * @internal
@@ -17,10 +17,10 @@ export async function rawQuery(
   em: EntityManager,
   sql: string,
   bindings: readonly unknown[],
+  trx: unknown = em.getTransactionContext(),
 ): Promise<Record<string, unknown>[]> {
   const connection = em.getConnection('write') as unknown as KnexConnection;
   let query = connection.getKnex().raw(sql, bindings);
-  const trx = em.getTransactionContext();
   if (trx) {
     query = query.transacting(trx);
   }

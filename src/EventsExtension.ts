@@ -1,0 +1,31 @@
+import type { MikroORM } from '@mikro-orm/core';
+import { resolveEventsConfig } from './config';
+import { AutoEmitSubscriber } from './emit/AutoEmitSubscriber';
+import { EmissionRules } from './emit/EmissionRules';
+
+/**
+ * The MikroORM extension of mikro-orm-events. Add it to `extensions` in the config:
+ *
+ * ```ts
+ * defineConfig({ extensions: [EventsExtension], events: { autoEmit: [...] } })
+ * ```
+ *
+ * At `MikroORM.init()` it checks the `events.autoEmit` rules against the entities (a typed
+ * `EventsError` on a mistake) and subscribes to flushes: matching changes emit their events in
+ * the same transaction, and every transaction that writes events, auto-emitted or created by
+ * hand, sends one wake-up notification on commit.
+ */
+export class EventsExtension {
+  static register(orm: MikroORM): void {
+    let rules: EmissionRules;
+    try {
+      rules = new EmissionRules(orm.getMetadata(), resolveEventsConfig(orm.config).autoEmit);
+    } catch (error) {
+      // init() fails with this error, and nobody gets the ORM to close: release its connections
+      // here, or they would keep the process alive.
+      orm.close(true).catch(() => undefined);
+      throw error;
+    }
+    orm.em.getEventManager().registerSubscriber(new AutoEmitSubscriber(rules));
+  }
+}

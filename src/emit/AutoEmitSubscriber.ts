@@ -1,0 +1,214 @@
+import {
+  ChangeSetType,
+  type EntityMetadata,
+  type EventSubscriber,
+  type FlushEventArgs,
+  helper,
+  Reference,
+  ReferenceKind,
+  type TransactionEventArgs,
+  type UnitOfWork,
+  Utils,
+} from '@mikro-orm/core';
+import { EventsError } from '../EventsError';
+import { EventModel } from '../model/EventModel';
+import { EventTable } from '../sql/EventTable';
+import type { AutoEmitDefinition, EmitRule } from './autoEmit';
+import { EmissionRules, isLinkProperty, ruleMatches } from './EmissionRules';
+import { type EntityChange, entityChange } from './EntityChange';
+import { type InsertColumn, insertEvents, notifyNewEvents } from './insertEvents';
+
+/** A rule that matched a change in a flush, waiting for the entity's rows to be written. */
+interface Emission {
+  definition: AutoEmitDefinition;
+  rule: EmitRule<any, any>;
+  entity: object;
+  change: EntityChange<any>;
+}
+
+/** What a flush has to write after the unit of work has written the entities. */
+interface PendingFlush {
+  emissions: Emission[];
+  /** Entities the flush deletes: links to them are stored as NULL. */
+  deleted: Set<object>;
+}
+
+/** How to write one event table's rows. */
+interface TableWriter {
+  table: EventTable;
+  columns: InsertColumn[];
+  /** Link property name → its columns. */
+  links: Map<string, { prop: EntityMetadata<EventModel>['props'][number]; columns: string[] }>;
+}
+
+/**
+ * Applies the auto-emission rules on flush and sends the wake-up notification, so that events
+ * are written by the same flush, in the same transaction, as the changes that caused them.
+ *
+ * `onFlush` sees the change sets (with the values before the change) and picks the rules that
+ * match. The rows are written once the unit of work has written the entities (so new entities
+ * have their primary keys), still inside the flush's transaction:
+ * - a flush outside a transaction runs in an implicit one, whose `beforeTransactionCommit` the
+ *   subscriber uses;
+ * - a flush inside `em.transactional()` (or `begin()`) writes in `afterFlush`, in the caller's
+ *   transaction or savepoint, so a rollback takes the events with it.
+ * @internal
+ */
+export class AutoEmitSubscriber implements EventSubscriber {
+  private readonly pending = new WeakMap<UnitOfWork, PendingFlush>();
+  private readonly writers = new Map<EntityMetadata<EventModel>, TableWriter>();
+
+  constructor(private readonly rules: EmissionRules) {}
+
+  async onFlush({ uow }: FlushEventArgs): Promise<void> {
+    this.pending.delete(uow);
+    const emissions: Emission[] = [];
+    const deleted = new Set<object>();
+    let writesEvents = false;
+    for (const changeSet of uow.getChangeSets()) {
+      if (changeSet.type === ChangeSetType.DELETE || changeSet.type === ChangeSetType.DELETE_EARLY) {
+        deleted.add(changeSet.entity);
+      }
+      if (changeSet.type === ChangeSetType.CREATE && changeSet.entity instanceof EventModel) {
+        writesEvents = true;
+      }
+      const definitions = this.rules.for(changeSet.meta);
+      if (definitions.length === 0) {
+        continue;
+      }
+      const change = entityChange(changeSet);
+      if (!change) {
+        continue;
+      }
+      for (const definition of definitions) {
+        for (const rule of definition.rules) {
+          if (ruleMatches(rule, changeSet.entity, change)) {
+            emissions.push({ definition, rule, entity: changeSet.entity, change });
+          }
+        }
+      }
+    }
+    if (emissions.length > 0 || writesEvents) {
+      this.pending.set(uow, { emissions, deleted });
+    }
+  }
+
+  /** A flush outside a transaction: its implicit transaction is about to commit. */
+  async beforeTransactionCommit({ em, uow, transaction }: TransactionEventArgs): Promise<void> {
+    const pending = uow && this.pending.get(uow);
+    if (pending) {
+      this.pending.delete(uow);
+      await this.write(em, transaction, pending);
+    }
+  }
+
+  /** A flush inside a transaction: the entities are written, the transaction is still open. */
+  async afterFlush({ em, uow }: FlushEventArgs): Promise<void> {
+    const pending = this.pending.get(uow);
+    if (pending) {
+      this.pending.delete(uow);
+      await this.write(em, em.getTransactionContext(), pending);
+    }
+  }
+
+  private async write(em: FlushEventArgs['em'], trx: unknown, pending: PendingFlush): Promise<void> {
+    const byTable = new Map<TableWriter, Record<string, unknown>[]>();
+    for (const emission of pending.emissions) {
+      const writer = this.writer(em, this.rules.eventMeta(emission.definition));
+      const rows = byTable.get(writer) ?? [];
+      rows.push(this.row(writer, emission, pending.deleted));
+      byTable.set(writer, rows);
+    }
+    if (byTable.size === 0) {
+      // Only events created by hand: the unit of work wrote them; wake the workers.
+      await notifyNewEvents(em, trx);
+      return;
+    }
+    for (const [writer, rows] of byTable) {
+      await insertEvents(em, trx, writer.table, writer.columns, rows);
+    }
+  }
+
+  private row(writer: TableWriter, emission: Emission, deleted: Set<object>): Record<string, unknown> {
+    const { rule, entity, change, definition } = emission;
+    const runAt = typeof rule.runAt === 'function' ? rule.runAt(entity, change) : rule.runAt;
+    const c = (property: Parameters<EventTable['column']>[0]) => unquoted(writer.table, property);
+    const row: Record<string, unknown> = {
+      [c('type')]: rule.type,
+      [c('parameters')]: rule.parameters ? rule.parameters(entity, change) : defaultParameters(change),
+      [c('priority')]: rule.priority ?? null,
+      [c('runAt')]: runAt ? runAt.toISOString() : null,
+      [c('idempotencyKey')]: rule.idempotencyKey?.(entity, change) ?? null,
+    };
+    for (const [name, value] of Object.entries(definition.link(entity) ?? {})) {
+      const link = writer.links.get(name);
+      if (!link) {
+        throw EventsError.invalidLink(writer.table.meta.className, name);
+      }
+      const values = linkValues(link.prop, value, deleted);
+      link.columns.forEach((column, index) => (row[column] = values[index] ?? null));
+    }
+    return row;
+  }
+
+  /** The columns of an event table that emissions fill, worked out once per table. */
+  private writer(em: FlushEventArgs['em'], meta: EntityMetadata<EventModel>): TableWriter {
+    let writer = this.writers.get(meta);
+    if (writer) {
+      return writer;
+    }
+    const table = new EventTable(meta, em.getPlatform(), em.config.get('schema'));
+    const c = (property: Parameters<EventTable['column']>[0]) => unquoted(table, property);
+    const columns: InsertColumn[] = [
+      { name: c('type'), sqlType: 'text' },
+      { name: c('parameters'), sqlType: 'jsonb', fallback: `'{}'::jsonb` },
+      { name: c('priority'), sqlType: 'smallint', fallback: '0' },
+      { name: c('runAt'), sqlType: 'timestamptz', fallback: 'now()' },
+      { name: c('idempotencyKey'), sqlType: 'text' },
+    ];
+    const links: TableWriter['links'] = new Map();
+    for (const prop of meta.props) {
+      if (!isLinkProperty(meta, prop.name)) {
+        continue;
+      }
+      links.set(prop.name, { prop, columns: prop.fieldNames });
+      prop.fieldNames.forEach((name, index) => columns.push({ name, sqlType: prop.columnTypes[index] }));
+    }
+    writer = { table, columns, links };
+    this.writers.set(meta, writer);
+    return writer;
+  }
+}
+
+function unquoted(table: EventTable, property: Parameters<EventTable['column']>[0]): string {
+  return table.meta.properties[property].fieldNames[0];
+}
+
+function defaultParameters(change: EntityChange<any>): Record<string, unknown> {
+  if (change.kind === 'update') {
+    return change.changes;
+  }
+  if (change.kind === 'delete') {
+    return change.original ?? {};
+  }
+  return {};
+}
+
+/** The column values of a link: a to-one relation gives its target's primary key(s). */
+function linkValues(
+  prop: EntityMetadata<EventModel>['props'][number],
+  value: unknown,
+  deleted: Set<object>,
+): unknown[] {
+  if (prop.kind === ReferenceKind.SCALAR) {
+    return [value];
+  }
+  const target = Reference.isReference(value) ? value.unwrap() : value;
+  if (target === null || target === undefined || deleted.has(target as object)) {
+    return prop.fieldNames.map(() => null);
+  }
+  if (Utils.isEntity(target)) {
+    return Utils.asArray(helper(target).getPrimaryKeys() ?? []);
+  }
+  return Utils.asArray(target);
+}

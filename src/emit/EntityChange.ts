@@ -1,0 +1,79 @@
+import {
+  type ChangeSet,
+  ChangeSetType,
+  type EntityKey,
+  type EntityMetadata,
+  helper,
+  Reference,
+  ReferenceKind,
+  Utils,
+} from '@mikro-orm/core';
+
+/** What changed, as the rules' callbacks see it. */
+export interface EntityChange<T extends object> {
+  kind: 'create' | 'update' | 'delete';
+  /**
+   * Updates: each changed field as `[before, after]`. A to-one relation counts as a field; its
+   * values are the primary keys it pointed to. Empty for creates and deletes.
+   */
+  changes: { [K in EntityKey<T>]?: [before: unknown, after: unknown] };
+  /** Updates and deletes: the entity's state as last loaded or flushed (scalars and to-one keys). */
+  original?: Record<string, unknown>;
+}
+
+/**
+ * The change a unit-of-work change set describes, or undefined for change sets that are not a
+ * create, an update or a delete of the entity itself.
+ * @internal
+ */
+export function entityChange<T extends object>(changeSet: ChangeSet<T>): EntityChange<T> | undefined {
+  switch (changeSet.type) {
+    case ChangeSetType.CREATE:
+      return { kind: 'create', changes: {} };
+    case ChangeSetType.UPDATE:
+    case ChangeSetType.UPDATE_EARLY:
+      return updateChange(changeSet);
+    case ChangeSetType.DELETE:
+    case ChangeSetType.DELETE_EARLY:
+      // A delete's change set carries no original data: the entity itself still holds it.
+      return { kind: 'delete', changes: {}, original: snapshot(changeSet.meta, changeSet.entity) };
+    default:
+      return undefined;
+  }
+}
+
+function updateChange<T extends object>(changeSet: ChangeSet<T>): EntityChange<T> {
+  const original = (changeSet.originalEntity ?? {}) as Record<string, unknown>;
+  const changes: EntityChange<T>['changes'] = {};
+  for (const name of Object.keys(changeSet.payload) as EntityKey<T>[]) {
+    const prop = changeSet.meta.properties[name];
+    if (!prop || prop.kind === ReferenceKind.ONE_TO_MANY || prop.kind === ReferenceKind.MANY_TO_MANY) {
+      continue;
+    }
+    changes[name] = [plain(original[name]), plain(changeSet.entity[name])];
+  }
+  return { kind: 'update', changes, original: snapshot(changeSet.meta, original) };
+}
+
+/** The scalar and to-one properties of a stored state, with relations as primary keys. */
+function snapshot(meta: EntityMetadata<any>, data: object): Record<string, unknown> {
+  const result: Record<string, unknown> = {};
+  for (const prop of meta.props) {
+    if (prop.kind === ReferenceKind.ONE_TO_MANY || prop.kind === ReferenceKind.MANY_TO_MANY) {
+      continue;
+    }
+    result[prop.name] = plain((data as Record<string, unknown>)[prop.name] ?? null);
+  }
+  return result;
+}
+
+/** A value as stored in parameters: entities and references become their primary keys. */
+function plain(value: unknown): unknown {
+  if (Reference.isReference(value)) {
+    value = value.unwrap();
+  }
+  if (Utils.isEntity(value)) {
+    return helper(value as object).getPrimaryKey();
+  }
+  return value;
+}

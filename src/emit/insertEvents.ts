@@ -1,0 +1,60 @@
+import type { EntityManager } from '@mikro-orm/core';
+import type { EventTable } from '../sql/EventTable';
+import { EVENTS_CHANNEL } from '../sql/notifyChannel';
+import { rawQuery } from '../sql/rawQuery';
+
+/**
+ * A column that emitted rows fill.
+ * @internal
+ */
+export interface InsertColumn {
+  /** The column's name, unquoted: also the key of the row objects. */
+  name: string;
+  /** Its SQL type, to read it out of the JSON rows. */
+  sqlType: string;
+  /** SQL used when a row has no value for it (the column's default). */
+  fallback?: string;
+}
+
+/**
+ * Writes emitted events into one event table and sends the wake-up notification, in one
+ * statement inside transaction `trx`: a data-modifying CTE inserts the rows, the outer query
+ * notifies.
+ *
+ * The rows travel as one bound JSON parameter, whatever their number. `ON CONFLICT DO NOTHING`
+ * on the idempotency key collapses duplicate emissions, within the statement and against rows
+ * already stored, into one event without failing the flush. PostgreSQL delivers a notification
+ * only on commit and folds identical ones of a transaction into one, so a transaction that
+ * flushes several times still wakes the workers once.
+ * @internal
+ */
+export async function insertEvents(
+  em: EntityManager,
+  trx: unknown,
+  table: EventTable,
+  columns: readonly InsertColumn[],
+  rows: readonly Record<string, unknown>[],
+): Promise<void> {
+  const quote = (name: string) => em.getPlatform().quoteIdentifier(name);
+  const targets = columns.map(column => quote(column.name)).join(', ');
+  const values = columns
+    .map(column =>
+      column.fallback ? `coalesce(v.${quote(column.name)}, ${column.fallback})` : `v.${quote(column.name)}`,
+    )
+    .join(', ');
+  const recordType = columns.map(column => `${quote(column.name)} ${column.sqlType}`).join(', ');
+  const sql =
+    `with inserted as (insert into ${table.name} (${targets})` +
+    ` select ${values} from jsonb_to_recordset(?::jsonb) as v(${recordType})` +
+    ` on conflict (${table.column('idempotencyKey')}) do nothing returning 1)` +
+    ` select pg_notify(?, '')`;
+  await rawQuery(em, sql, [JSON.stringify(rows), EVENTS_CHANNEL], trx);
+}
+
+/**
+ * Sends the wake-up notification alone, for events the unit of work inserted itself.
+ * @internal
+ */
+export async function notifyNewEvents(em: EntityManager, trx: unknown): Promise<void> {
+  await rawQuery(em, `select pg_notify(?, '')`, [EVENTS_CHANNEL], trx);
+}
