@@ -132,13 +132,14 @@ export class AutoEmitSubscriber implements EventSubscriber {
   private row(writer: TableWriter, emission: Emission, deleted: Set<object>): Record<string, unknown> {
     const { rule, entity, change, definition } = emission;
     const runAt = typeof rule.runAt === 'function' ? rule.runAt(entity, change) : rule.runAt;
-    const c = (property: Parameters<EventTable['column']>[0]) => unquoted(writer.table, property);
+    const c = (property: Parameters<EventTable['column']>[0]) => writer.table.columnName(property);
+    // Unset columns are left out (JSON.stringify drops undefined) and take their fallback.
     const row: Record<string, unknown> = {
       [c('type')]: rule.type,
       [c('parameters')]: rule.parameters ? rule.parameters(entity, change) : defaultParameters(change),
-      [c('priority')]: rule.priority ?? null,
-      [c('runAt')]: runAt ? runAt.toISOString() : null,
-      [c('idempotencyKey')]: rule.idempotencyKey?.(entity, change) ?? null,
+      [c('priority')]: rule.priority,
+      [c('runAt')]: runAt?.toISOString(),
+      [c('idempotencyKey')]: rule.idempotencyKey?.(entity, change) ?? undefined,
     };
     for (const [name, value] of Object.entries(definition.link(entity) ?? {})) {
       const link = writer.links.get(name);
@@ -158,7 +159,7 @@ export class AutoEmitSubscriber implements EventSubscriber {
       return writer;
     }
     const table = new EventTable(meta, em.getPlatform(), em.config.get('schema'));
-    const c = (property: Parameters<EventTable['column']>[0]) => unquoted(table, property);
+    const c = (property: Parameters<EventTable['column']>[0]) => table.columnName(property);
     const columns: InsertColumn[] = [
       { name: c('type'), sqlType: 'text' },
       { name: c('parameters'), sqlType: 'jsonb', fallback: `'{}'::jsonb` },
@@ -180,18 +181,11 @@ export class AutoEmitSubscriber implements EventSubscriber {
   }
 }
 
-function unquoted(table: EventTable, property: Parameters<EventTable['column']>[0]): string {
-  return table.meta.properties[property].fieldNames[0];
-}
-
-function defaultParameters(change: EntityChange<any>): Record<string, unknown> {
+function defaultParameters(change: EntityChange<any>): Record<string, unknown> | undefined {
   if (change.kind === 'update') {
     return change.changes;
   }
-  if (change.kind === 'delete') {
-    return change.original ?? {};
-  }
-  return {};
+  return change.kind === 'delete' ? change.original : undefined;
 }
 
 /** The column values of a link: a to-one relation gives its target's primary key(s). */

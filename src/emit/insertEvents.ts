@@ -21,7 +21,8 @@ export interface InsertColumn {
  * statement inside transaction `trx`: a data-modifying CTE inserts the rows, the outer query
  * notifies.
  *
- * The rows travel as one bound JSON parameter, whatever their number. `ON CONFLICT DO NOTHING`
+ * The rows travel as one bound JSON parameter, whatever their number; a row leaves out the
+ * columns it does not set, which then take their fallback. `ON CONFLICT DO NOTHING`
  * on the idempotency key collapses duplicate emissions, within the statement and against rows
  * already stored, into one event without failing the flush. PostgreSQL delivers a notification
  * only on commit and folds identical ones of a transaction into one, so a transaction that
@@ -35,7 +36,7 @@ export async function insertEvents(
   columns: readonly InsertColumn[],
   rows: readonly Record<string, unknown>[],
 ): Promise<void> {
-  const quote = (name: string) => em.getPlatform().quoteIdentifier(name);
+  const quote = (name: string) => table.quote(name);
   const targets = columns.map(column => quote(column.name)).join(', ');
   const values = columns
     .map(column =>
@@ -43,10 +44,15 @@ export async function insertEvents(
     )
     .join(', ');
   const recordType = columns.map(column => `${quote(column.name)} ${column.sqlType}`).join(', ');
+  // Only pay for speculative insertion when some row has a key to collapse on.
+  const keyName = table.columnName('idempotencyKey');
+  const key = table.quote(keyName);
+  const onConflict = rows.some(row => row[keyName] != null)
+    ? ` on conflict (${key}) where ${key} is not null do nothing`
+    : '';
   const sql =
     `with inserted as (insert into ${table.name} (${targets})` +
-    ` select ${values} from jsonb_to_recordset(?::jsonb) as v(${recordType})` +
-    ` on conflict (${table.column('idempotencyKey')}) do nothing returning 1)` +
+    ` select ${values} from json_to_recordset(?::json) as v(${recordType})${onConflict})` +
     ` select pg_notify(?, '')`;
   await rawQuery(em, sql, [JSON.stringify(rows), EVENTS_CHANNEL], trx);
 }

@@ -1,4 +1,4 @@
-import { Entity, Index, OptionalProps, PrimaryKey, Property } from '@mikro-orm/core';
+import { Entity, Index, OptionalProps, PrimaryKey, Property, Unique } from '@mikro-orm/core';
 
 /** The longest event type the `type` column holds. */
 export const EVENT_TYPE_MAX_LENGTH = 128;
@@ -29,6 +29,14 @@ export const EVENT_TYPE_MAX_LENGTH = 128;
   expression: (table, columns, indexName) =>
     `create index "${indexName}" on ${quoteTable(String(table))} ` +
     `("${columns.priority}" desc, "${columns.runAt}", "${columns.id}") where "${columns.processed}" = false`,
+})
+// Unique among the rows that have a key. Partial, so the many events without one cost no entry
+// in this index (NULLs never conflict anyway); `ON CONFLICT` names the same predicate.
+@Unique({
+  properties: ['idempotencyKey'],
+  expression: (table, columns, indexName) =>
+    `create unique index "${indexName}" on ${quoteTable(String(table))} ("${columns.idempotencyKey}")` +
+    ` where "${columns.idempotencyKey}" is not null`,
 })
 export abstract class EventModel<Type extends string = string> {
   /** Properties the database fills in, so `em.create()` does not demand them. */
@@ -97,7 +105,7 @@ export abstract class EventModel<Type extends string = string> {
   priority: number = 0;
 
   /** Emissions that carry the same key collapse into one event per table. */
-  @Property({ type: 'string', length: 255, nullable: true, unique: true })
+  @Property({ type: 'string', length: 255, nullable: true })
   idempotencyKey?: string | null;
 
   /** Names of the handlers that already succeeded for this event; a retry skips them. */
