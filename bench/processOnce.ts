@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: how fast `mikro-orm-events events:process --once` drains events with a no-op
+ * How fast `mikro-orm-events events:process --once` drains events with a no-op
  * handler, per batch size. Figures, not pass/fail: the machine is shared and noisy; compare
  * ratios from one run. `--events N` sets the size (default 20000), `--quick` runs 2000.
  */
@@ -59,9 +59,7 @@ async function main(): Promise<void> {
     await orm.close(true);
     await server.stop();
   }
-  console.log(
-    `events:process --once, no-op handler, one process (${server.embedded ? 'embedded' : 'DATABASE_URL'} PostgreSQL)`,
-  );
+  console.log(`events:process --once, no-op handler, one process`);
   for (const row of rows) {
     console.log(row.map(cell => cell.padStart(16)).join(''));
   }
