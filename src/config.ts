@@ -4,6 +4,7 @@ import { container as globalContainer, type DependencyContainer } from 'tsyringe
 import type { AutoEmitDefinition } from './emit/autoEmit';
 import { EventsError } from './EventsError';
 import { consoleLogger, type EventsLogger } from './EventsLogger';
+import type { EventsHooks } from './process/EventsHooks';
 
 /**
  * The extension's options, set under `events` in the MikroORM config:
@@ -45,6 +46,25 @@ export interface EventsOptions {
   autoEmit?: AutoEmitDefinition[];
   /** Retry policy for failing handlers. */
   retry?: RetryOptions;
+  /**
+   * Milliseconds before a handler is failed as timed out (its savepoint rolled back, its
+   * `ctx.signal` aborted). A registration's `timeout` overrides it.
+   * @default no timeout
+   */
+  handlerTimeout?: number;
+  /**
+   * Parallel batch loops of a worker, each with its own connection and transaction. Keep the
+   * connection pool's `max` above it: the worker also holds one connection to LISTEN.
+   * @default 1
+   */
+  concurrency?: number;
+  /**
+   * Milliseconds between polls of an idle worker; notifications wake it sooner.
+   * @default 1000
+   */
+  pollInterval?: number;
+  /** Callbacks after commit: processed, failed (to retry), dead, and per batch. */
+  hooks?: EventsHooks;
   /**
    * Where progress and problems are written.
    * @default one line per message on stderr
@@ -96,6 +116,10 @@ export interface ResolvedEventsConfig {
   batchSize: number;
   autoEmit: AutoEmitDefinition[];
   retry: Required<RetryOptions>;
+  handlerTimeout?: number;
+  concurrency: number;
+  pollInterval: number;
+  hooks: EventsHooks;
   logger: EventsLogger;
 }
 
@@ -121,6 +145,13 @@ export function resolveEventsConfig(
       initialDelay: nonNegativeInteger('retry.initialDelay', retry.initialDelay ?? 1000),
       maxDelay: nonNegativeInteger('retry.maxDelay', retry.maxDelay ?? 3_600_000),
     },
+    handlerTimeout:
+      options.handlerTimeout === undefined
+        ? undefined
+        : positiveInteger('handlerTimeout', options.handlerTimeout),
+    concurrency: positiveInteger('concurrency', options.concurrency ?? 1),
+    pollInterval: positiveInteger('pollInterval', options.pollInterval ?? 1000),
+    hooks: options.hooks ?? {},
     logger: options.logger ?? consoleLogger,
   };
 }

@@ -15,7 +15,10 @@ export type {
 export { HandlerRegistry, handlerRegistry } from './registry/HandlerRegistry';
 export { register } from './registry/register';
 export { discoverHandlers, type HandlerSources } from './registry/discoverHandlers';
-export { processEvents, type ProcessEventsOptions, type ProcessEventsResult } from './process/processEvents';
+export { processEvents, type ProcessEventsOptions } from './process/processEvents';
+export { type ProcessEventsResult, Worker, type WorkerOptions } from './process/Worker';
+export type { BatchInfo, EventsHooks } from './process/EventsHooks';
+export { NonRetryableError } from './registry/NonRetryableError';
 export { MAX_ERROR_MESSAGE_LENGTH } from './process/errorMessage';
 export { autoEmit, type AutoEmitOptions, type EmitOn, type EmitRule, type EventLink } from './emit/autoEmit';
 export type { EntityChange } from './emit/EntityChange';

@@ -1,14 +1,15 @@
-import type { MikroORM } from '@mikro-orm/core';
 import { CLIHelper } from '@mikro-orm/cli';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
-import { processEvents, type ProcessEventsOptions, type ProcessEventsResult } from '../process/processEvents';
+import { type ProcessEventsResult, Worker } from '../process/Worker';
 import { parseDuration, parseList, parsePositiveInteger } from './parseFlags';
+import { Progress } from './Progress';
 
 interface ProcessArgs {
   config?: string[];
   contextName: string;
   once: boolean;
   batchSize?: string;
+  concurrency?: string;
   types?: string[];
   model?: string;
   limit?: string;
@@ -16,9 +17,13 @@ interface ProcessArgs {
   maxAttempts?: string;
 }
 
+/** Exit code after a second signal aborted the batches in flight. */
+const ABORTED = 130;
+
 /**
  * `events:process`: the seed's `process_events`. With `--once` it drains the due events and
- * exits; without it, it keeps polling until SIGINT or SIGTERM, finishing the batch in flight.
+ * exits; without it, it runs until SIGINT or SIGTERM: the first lets the batches in flight
+ * commit and exits 0, a second rolls them back and exits at once.
  */
 export class ProcessEventsCommand implements CommandModule<object, ProcessArgs> {
   command = 'events:process';
@@ -28,6 +33,10 @@ export class ProcessEventsCommand implements CommandModule<object, ProcessArgs> 
     return args
       .option('once', { type: 'boolean', default: false, desc: 'Drain the due events, then exit' })
       .option('batch-size', { type: 'string', desc: 'Events claimed per batch transaction [default: 100]' })
+      .option('concurrency', {
+        type: 'string',
+        desc: 'Parallel batch loops, one connection each [default: 1]',
+      })
       .option('types', {
         type: 'string',
         array: true,
@@ -35,81 +44,71 @@ export class ProcessEventsCommand implements CommandModule<object, ProcessArgs> 
       })
       .option('model', { type: 'string', desc: 'Only this EventModel subclass, by class name' })
       .option('limit', { type: 'string', desc: 'Stop after this many events' })
-      .option('poll-interval', { type: 'string', desc: 'Pause between polls without --once [default: 1s]' })
+      .option('poll-interval', { type: 'string', desc: 'Polling backstop of an idle worker [default: 1s]' })
       .option('max-attempts', {
         type: 'string',
-        desc: 'Attempts before a failing event is dead [default: config]',
+        desc: 'Attempts before a failing event is dead, overriding all else',
       })
       .example('$0 events:process --once', 'Drain every due event and exit')
       .example(
-        '$0 events:process --types order.created --batch-size 500',
-        'Run until stopped',
+        '$0 events:process --concurrency 4',
+        'Run as a service until SIGTERM',
       ) as unknown as Argv<ProcessArgs>;
   }
 
   async handler(args: ArgumentsCamelCase<ProcessArgs>): Promise<void> {
     // Every flag is checked before the database is touched.
-    const options: ProcessEventsOptions = {
+    const options = {
+      once: args.once,
       batchSize: parsePositiveInteger('--batch-size', args.batchSize),
+      concurrency: parsePositiveInteger('--concurrency', args.concurrency),
       types: parseList('--types', args.types),
       model: args.model,
       limit: parsePositiveInteger('--limit', args.limit),
+      pollInterval: parseDuration('--poll-interval', args.pollInterval),
       maxAttempts: parsePositiveInteger('--max-attempts', args.maxAttempts),
     };
-    const pollInterval = parseDuration('--poll-interval', args.pollInterval) ?? 1000;
     const orm = await CLIHelper.getORM(args.contextName, args.config);
+    const poolMax = orm.config.get('pool')?.max ?? 10;
+    if ((options.concurrency ?? 1) > poolMax) {
+      console.error(
+        `[events] warning: --concurrency ${options.concurrency} exceeds the connection pool's max (${poolMax})`,
+      );
+    }
+    const worker = new Worker(orm, options);
+    const progress = new Progress(worker.totals);
+    let signals = 0;
+    const onSignal = () => {
+      signals++;
+      if (signals === 1) {
+        console.error(
+          '[events] stopping: finishing the batches in flight (send the signal again to abort them)',
+        );
+        void worker.stop().catch(() => undefined);
+      } else {
+        console.error('[events] aborting: rolling back the batches in flight');
+        void worker.abort().catch(() => undefined);
+        // Whatever is still running, the connections close with the process and PostgreSQL rolls
+        // their transactions back.
+        setTimeout(() => process.exit(ABORTED), 2_000).unref();
+      }
+    };
+    process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
     try {
-      const result = args.once
-        ? await processEvents(orm, options)
-        : await pollUntilStopped(orm, options, pollInterval);
+      await worker.start();
+      progress.start();
+      const result = await worker.done;
+      progress.stop();
       CLIHelper.dump(summary(result));
     } finally {
+      progress.stop();
+      process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
       await orm.close(true);
     }
-  }
-}
-
-/** Drains, sleeps `pollInterval`, drains again, until a signal arrives; returns the totals. */
-async function pollUntilStopped(
-  orm: MikroORM,
-  options: ProcessEventsOptions,
-  pollInterval: number,
-): Promise<ProcessEventsResult> {
-  const controller = new AbortController();
-  const stop = () => controller.abort();
-  process.once('SIGINT', stop).once('SIGTERM', stop);
-  const totals: ProcessEventsResult = { processed: 0, retried: 0, failed: 0, batches: 0, durationMs: 0 };
-  let remaining = options.limit ?? Infinity;
-  try {
-    while (!controller.signal.aborted && remaining > 0) {
-      const limit = Number.isFinite(remaining) ? remaining : undefined;
-      const result = await processEvents(orm, { ...options, limit, signal: controller.signal });
-      totals.processed += result.processed;
-      totals.retried += result.retried;
-      totals.failed += result.failed;
-      totals.batches += result.batches;
-      totals.durationMs += result.durationMs;
-      remaining -= result.processed + result.retried + result.failed;
-      if (result.batches === 0) {
-        await sleep(pollInterval, controller.signal);
-      }
+    if (signals > 1) {
+      process.exit(ABORTED);
     }
-  } finally {
-    process.off('SIGINT', stop).off('SIGTERM', stop);
   }
-  return totals;
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise(resolve => {
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-  });
 }
 
 function summary(result: ProcessEventsResult): string {

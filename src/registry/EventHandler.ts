@@ -12,7 +12,10 @@ export interface HandlerContext {
   em: EntityManager;
   /** 1 on the first try of the event, 2 on its first retry, and so on. */
   attempt: number;
-  /** Aborted when the worker is asked to stop; pass it to long-running calls. */
+  /**
+   * Aborted when the handler times out or the worker is aborted; pass it to long-running calls.
+   * After that, `em` refuses to work: late writes never land in the batch.
+   */
   signal: AbortSignal;
   logger: EventsLogger;
 }
@@ -35,15 +38,22 @@ export interface RegisterOptions {
    * name. Renaming a handler makes pending retries run it again: keep the old name with this option.
    */
   name?: string;
+  /**
+   * Attempts before an event this handler fails is marked dead. Overrides the config's
+   * `retry.maxAttempts`; an event's own `maxAttempts` column and `--max-attempts` override it.
+   */
+  maxAttempts?: number;
+  /** Milliseconds before the handler is failed as timed out. Overrides the config's `handlerTimeout`. */
+  timeout?: number;
 }
 
 /**
  * A handler as the registry keeps it.
  * @internal
  */
-export type RegisteredHandler =
-  | { kind: 'function'; name: string; target: EventHandlerFunction<any> }
-  | { kind: 'class'; name: string; target: EventHandlerClass<any> };
+export type RegisteredHandler = (
+  { kind: 'function'; target: EventHandlerFunction<any> } | { kind: 'class'; target: EventHandlerClass<any> }
+) & { name: string; maxAttempts?: number; timeout?: number };
 
 /** A class whose instances are events of one table: `OrderEvent`. */
 export type EventModelClass<E extends EventModel = EventModel> = EntityClass<E>;

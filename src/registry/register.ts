@@ -1,3 +1,4 @@
+import { positiveInteger } from '../config';
 import { EventsError } from '../EventsError';
 import { assertEventType } from '../model/AbstractEvents';
 import type { EventModel } from '../model/EventModel';
@@ -70,10 +71,19 @@ function addHandler(
   if (!name) {
     throw EventsError.anonymousHandler(modelName, type);
   }
+  const settings = {
+    name,
+    maxAttempts: optionalPositiveInteger('maxAttempts', options.maxAttempts),
+    timeout: optionalPositiveInteger('timeout', options.timeout),
+  };
   const handler: RegisteredHandler = isHandlerClass(target)
-    ? { kind: 'class', name, target }
-    : { kind: 'function', name, target: target as EventHandlerFunction<any> };
+    ? { kind: 'class', target, ...settings }
+    : { kind: 'function', target: target as EventHandlerFunction<any>, ...settings };
   handlerRegistry.add(model, type, handler);
+}
+
+function optionalPositiveInteger(name: string, value: unknown): number | undefined {
+  return value === undefined ? undefined : positiveInteger(name, value);
 }
 
 function isHandlerClass(

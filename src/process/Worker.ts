@@ -1,0 +1,275 @@
+import type { EntityMetadata, MikroORM } from '@mikro-orm/core';
+import {
+  type EventsOptions,
+  positiveInteger,
+  type ResolvedEventsConfig,
+  resolveEventsConfig,
+} from '../config';
+import { EventsError } from '../EventsError';
+import { assertEventType } from '../model/AbstractEvents';
+import type { EventModel } from '../model/EventModel';
+import { discoverHandlers } from '../registry/discoverHandlers';
+import { handlerRegistry } from '../registry/HandlerRegistry';
+import { selectEventModels } from './eventModels';
+import { NotificationListener } from './NotificationListener';
+import { Processor } from './Processor';
+import { WakeUp } from './WakeUp';
+
+/** Options of a worker; each falls back to the `events` options of the ORM config. */
+export interface WorkerOptions extends Pick<
+  EventsOptions,
+  'batchSize' | 'container' | 'logger' | 'hooks' | 'concurrency' | 'pollInterval'
+> {
+  /** Only these event types (each must have a handler). Default: every type with a handler. */
+  types?: string[];
+  /** Only this event model, by class name. Default: every EventModel subclass among the entities. */
+  model?: string;
+  /** Stop after this many events. Default: no limit. */
+  limit?: number;
+  /** Overrides every other attempt limit (config, registrations, the events' own column). */
+  maxAttempts?: number;
+  /** Drain the due events, then stop (the seed's `process_events`). Default: run until stopped. */
+  once?: boolean;
+}
+
+/** What a worker did. Events are counted once, by how their attempt ended. */
+export interface ProcessEventsResult {
+  /** Events whose handlers all succeeded. */
+  processed: number;
+  /** Events that failed and are scheduled for another attempt. */
+  retried: number;
+  /** Events that failed on their last attempt (`processed = true, error = true`). */
+  failed: number;
+  /** Transactions committed. */
+  batches: number;
+  /** Wall time, in milliseconds. */
+  durationMs: number;
+}
+
+interface Target {
+  processor: Processor;
+  types: string[];
+}
+
+/**
+ * Processes events until stopped: `concurrency` batch loops, each claiming and processing one
+ * batch at a time on its own connection and transaction. Idle loops wait for a notification on
+ * the events channel (a dedicated LISTEN connection) or, as a backstop, the poll interval.
+ *
+ * ```ts
+ * const worker = new Worker(orm, { concurrency: 4 });
+ * await worker.start();
+ * process.once('SIGTERM', () => worker.stop());
+ * await worker.done;
+ * ```
+ *
+ * `stop()` lets the batches in flight finish and commit; `abort()` rolls them back. A batch that
+ * fails (say, the connection dropped) is logged and retried after a growing delay.
+ */
+export class Worker {
+  /** Live counts, for progress displays. */
+  readonly totals: ProcessEventsResult = { processed: 0, retried: 0, failed: 0, batches: 0, durationMs: 0 };
+  private readonly config: ResolvedEventsConfig;
+  private readonly wakeUp = new WakeUp();
+  private readonly stopping = new AbortController();
+  private readonly aborting = new AbortController();
+  private readonly once: boolean;
+  private listener?: NotificationListener;
+  private remaining: number;
+  private reserved = 0;
+  private idleLoops = 0;
+  private idleWaiters: (() => void)[] = [];
+  private started = 0;
+  private finished?: Promise<ProcessEventsResult>;
+
+  constructor(
+    private readonly orm: MikroORM,
+    private readonly options: WorkerOptions = {},
+  ) {
+    this.config = resolveEventsConfig(orm.config, {
+      batchSize: options.batchSize,
+      container: options.container,
+      logger: options.logger,
+      hooks: options.hooks,
+      concurrency: options.concurrency,
+      pollInterval: options.pollInterval,
+    });
+    this.remaining = options.limit === undefined ? Infinity : positiveInteger('limit', options.limit);
+    if (options.maxAttempts !== undefined) {
+      positiveInteger('maxAttempts', options.maxAttempts);
+    }
+    this.once = options.once ?? false;
+  }
+
+  /**
+   * Imports the handler modules, checks the options against the metadata and the registry, and
+   * starts the loops. Rejects, before any event is touched, on a bad option or a broken module.
+   */
+  async start(): Promise<void> {
+    if (this.finished) {
+      throw new Error('this worker was already started');
+    }
+    this.started = performance.now();
+    await discoverHandlers(this.config);
+    const targets = this.plan();
+    if (!this.once) {
+      this.listener = new NotificationListener(this.orm, () => this.wakeUp.notify(), this.config.logger);
+      await this.listener.start();
+    }
+    const loops = Array.from({ length: this.config.concurrency }, () => this.loop(targets));
+    this.finished = Promise.all(loops).then(
+      async () => this.finish(),
+      async error => {
+        await this.finish();
+        throw error;
+      },
+    );
+    this.finished.catch(() => undefined);
+  }
+
+  /** Resolves with the totals when every loop has ended. */
+  get done(): Promise<ProcessEventsResult> {
+    if (!this.finished) {
+      return Promise.reject(new Error('the worker was not started'));
+    }
+    return this.finished;
+  }
+
+  /** Stops claiming; resolves once the batches in flight have committed. */
+  stop(): Promise<ProcessEventsResult> {
+    this.stopping.abort();
+    this.wakeUp.notify();
+    return this.done;
+  }
+
+  /** Stops now: the batches in flight are rolled back and their handlers' signals aborted. */
+  abort(): Promise<ProcessEventsResult> {
+    this.aborting.abort(new Error('the worker was aborted'));
+    return this.stop();
+  }
+
+  /** Resolves the next time every loop is waiting with nothing to do. */
+  idle(): Promise<void> {
+    if (this.idleLoops === this.config.concurrency) {
+      return Promise.resolve();
+    }
+    return new Promise(resolve => this.idleWaiters.push(resolve));
+  }
+
+  private get stopped(): boolean {
+    return this.stopping.signal.aborted;
+  }
+
+  private async loop(targets: Target[]): Promise<void> {
+    let failures = 0;
+    while (!this.stopped && this.remaining - this.reserved > 0) {
+      const generation = this.wakeUp.generation;
+      let claimed = 0;
+      try {
+        for (const target of targets) {
+          claimed += await this.runBatch(target);
+          if (this.stopped) {
+            break;
+          }
+        }
+        failures = 0;
+      } catch (error) {
+        if (this.once || this.aborting.signal.aborted) {
+          throw error;
+        }
+        // Not the user's input: the database went away, or a statement failed. Keep the worker
+        // up, say so once per failure, and try again after a growing delay.
+        failures++;
+        const delay = Math.min(30_000, 500 * 2 ** (failures - 1));
+        this.config.logger.error(
+          `batch failed: ${error instanceof Error ? error.message : String(error)}; retrying in ${delay} ms`,
+        );
+        await this.wakeUp.wait(delay, this.wakeUp.generation);
+        continue;
+      }
+      if (claimed === 0) {
+        if (this.once) {
+          return;
+        }
+        this.markIdle(true);
+        await this.wakeUp.wait(this.config.pollInterval, generation);
+        this.markIdle(false);
+      }
+    }
+  }
+
+  /** One batch of one model, within the remaining limit. Returns the events it claimed. */
+  private async runBatch(target: Target): Promise<number> {
+    const size = Math.min(this.config.batchSize, this.remaining - this.reserved);
+    if (size <= 0) {
+      return 0;
+    }
+    this.reserved += size;
+    try {
+      const batch = await target.processor.runBatch(target.types, size);
+      this.remaining -= batch.claimed;
+      if (batch.claimed > 0) {
+        this.totals.processed += batch.processed;
+        this.totals.retried += batch.retried;
+        this.totals.failed += batch.dead;
+        this.totals.batches++;
+      }
+      return batch.claimed;
+    } finally {
+      this.reserved -= size;
+    }
+  }
+
+  private markIdle(idle: boolean): void {
+    this.idleLoops += idle ? 1 : -1;
+    if (this.idleLoops === this.config.concurrency) {
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      waiters.forEach(resolve => resolve());
+    }
+  }
+
+  private async finish(): Promise<ProcessEventsResult> {
+    await this.listener?.stop();
+    this.totals.durationMs = performance.now() - this.started;
+    return this.totals;
+  }
+
+  /**
+   * The event models to work on, each with the types to claim: those with a registered handler,
+   * narrowed to `options.types`. A requested type that no selected model handles is an error.
+   */
+  private plan(): Target[] {
+    const models = selectEventModels(this.orm.getMetadata(), this.options.model).map(meta => ({
+      meta,
+      types: handlerRegistry.types(meta.class),
+    }));
+    const requested = this.options.types;
+    if (requested !== undefined) {
+      for (const type of requested) {
+        assertEventType(type);
+        if (!models.some(model => model.types.includes(type))) {
+          const names = models.map(model => model.meta.className).join(', ');
+          throw EventsError.unregisteredType(type, names, [...new Set(models.flatMap(model => model.types))]);
+        }
+      }
+    }
+    return models
+      .map(({ meta, types }) => ({
+        processor: this.processor(meta),
+        types: requested ? types.filter(type => requested.includes(type)) : types,
+      }))
+      .filter(target => target.types.length > 0);
+  }
+
+  private processor(meta: EntityMetadata<EventModel>): Processor {
+    return new Processor(
+      this.orm,
+      meta,
+      handlerRegistry,
+      this.config,
+      this.aborting.signal,
+      this.options.maxAttempts,
+    );
+  }
+}
