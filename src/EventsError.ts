@@ -114,4 +114,8 @@ export class EventsError extends Error {
       'INVALID_LINK',
     );
   }
+
+  static missingOption(name: string, expected: string): EventsError {
+    return new EventsError(`Missing ${name}: give ${expected}`, 'MISSING_OPTION');
+  }
 }

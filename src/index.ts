@@ -23,3 +23,7 @@ export { MAX_ERROR_MESSAGE_LENGTH } from './process/errorMessage';
 export { autoEmit, type AutoEmitOptions, type EmitOn, type EmitRule, type EventLink } from './emit/autoEmit';
 export type { EntityChange } from './emit/EntityChange';
 export { EVENTS_CHANNEL } from './sql/notifyChannel';
+export { eventStats, type ModelStats, type TypeStats } from './ops/eventStats';
+export { requeueEvents, type ModelCount, type RequeueOptions } from './ops/requeueEvents';
+export { purgeEvents, type PurgeOptions } from './ops/purgeEvents';
+export type { EventFilter } from './ops/EventFilter';

@@ -2,11 +2,10 @@ import { CLIHelper } from '@mikro-orm/cli';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { type ProcessEventsResult, Worker } from '../process/Worker';
 import { parseDuration, parseList, parsePositiveInteger } from './parseFlags';
+import { withOrm, type ConfigArgs } from './openOrm';
 import { Progress } from './Progress';
 
-interface ProcessArgs {
-  config?: string[];
-  contextName: string;
+interface ProcessArgs extends ConfigArgs {
   once: boolean;
   batchSize?: string;
   concurrency?: string;
@@ -68,46 +67,56 @@ export class ProcessEventsCommand implements CommandModule<object, ProcessArgs> 
       pollInterval: parseDuration('--poll-interval', args.pollInterval),
       maxAttempts: parsePositiveInteger('--max-attempts', args.maxAttempts),
     };
-    const orm = await CLIHelper.getORM(args.contextName, args.config);
-    const poolMax = orm.config.get('pool')?.max ?? 10;
-    if ((options.concurrency ?? 1) > poolMax) {
-      console.error(
-        `[events] warning: --concurrency ${options.concurrency} exceeds the connection pool's max (${poolMax})`,
-      );
-    }
-    const worker = new Worker(orm, options);
-    const progress = new Progress(worker.totals);
-    let signals = 0;
-    const onSignal = () => {
-      signals++;
-      if (signals === 1) {
+    await withOrm(args, async orm => {
+      const poolMax = orm.config.get('pool')?.max ?? 10;
+      if ((options.concurrency ?? 1) > poolMax) {
         console.error(
-          '[events] stopping: finishing the batches in flight (send the signal again to abort them)',
+          `[events] warning: --concurrency ${options.concurrency} exceeds the connection pool's max (${poolMax})`,
         );
-        void worker.stop().catch(() => undefined);
-      } else {
-        console.error('[events] aborting: rolling back the batches in flight');
-        void worker.abort().catch(() => undefined);
-        // Whatever is still running, the connections close with the process and PostgreSQL rolls
-        // their transactions back.
-        setTimeout(() => process.exit(ABORTED), 2_000).unref();
       }
-    };
-    process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
-    try {
-      await worker.start();
-      progress.start();
-      const result = await worker.done;
-      progress.stop();
-      CLIHelper.dump(summary(result));
-    } finally {
-      progress.stop();
-      process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
-      await orm.close(true);
+      await run(new Worker(orm, options));
+    });
+  }
+}
+
+/** Runs a worker to its end, with progress and signal handling, and prints the summary. */
+async function run(worker: Worker): Promise<void> {
+  const progress = new Progress(worker.totals);
+  let signals = 0;
+  const onSignal = () => {
+    signals++;
+    if (signals === 1) {
+      console.error(
+        '[events] stopping: finishing the batches in flight (send the signal again to abort them)',
+      );
+      void worker.stop().catch(() => undefined);
+    } else {
+      console.error('[events] aborting: rolling back the batches in flight');
+      void worker.abort().catch(() => undefined);
+      // Whatever still runs, the connections close with the process and PostgreSQL rolls their
+      // transactions back.
+      setTimeout(() => process.exit(ABORTED), 2_000).unref();
     }
-    if (signals > 1) {
-      process.exit(ABORTED);
-    }
+  };
+  process.on('SIGINT', onSignal).on('SIGTERM', onSignal);
+  try {
+    await worker.start();
+    progress.start();
+    // After a second signal the worker ends with the abort as its error: report what committed.
+    const result = await worker.done.catch(error => {
+      if (signals > 1) {
+        return worker.totals;
+      }
+      throw error;
+    });
+    progress.stop();
+    CLIHelper.dump(summary(result));
+  } finally {
+    progress.stop();
+    process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
+  }
+  if (signals > 1) {
+    process.exitCode = ABORTED;
   }
 }
 

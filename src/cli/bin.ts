@@ -2,6 +2,9 @@
 import { CLIConfigurator, CLIHelper } from '@mikro-orm/cli';
 import { EventsError } from '../EventsError';
 import { ProcessEventsCommand } from './ProcessEventsCommand';
+import { PurgeCommand } from './PurgeCommand';
+import { RequeueCommand } from './RequeueCommand';
+import { StatsCommand } from './StatsCommand';
 
 /** Exit code for bad input: flags, config, model or type names. */
 const USAGE_ERROR = 2;
@@ -18,6 +21,9 @@ async function main(): Promise<void> {
   const cli = CLIConfigurator.configure()
     .scriptName('mikro-orm-events')
     .command(new ProcessEventsCommand())
+    .command(new StatsCommand())
+    .command(new RequeueCommand())
+    .command(new PurgeCommand())
     .fail((message, error) => {
       if (error && !(error instanceof EventsError)) {
         throw error;

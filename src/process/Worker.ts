@@ -13,6 +13,7 @@ import { handlerRegistry } from '../registry/HandlerRegistry';
 import { selectEventModels } from './eventModels';
 import { NotificationListener } from './NotificationListener';
 import { Processor } from './Processor';
+import { EVENTS_CHANNEL } from '../sql/notifyChannel';
 import { WakeUp } from './WakeUp';
 
 /** Options of a worker; each falls back to the `events` options of the ORM config. */
@@ -115,6 +116,12 @@ export class Worker {
     if (!this.once) {
       this.listener = new NotificationListener(this.orm, () => this.wakeUp.notify(), this.config.logger);
       await this.listener.start();
+    }
+    if (!this.once) {
+      const models = targets.map(target => target.processor.meta.className).join(', ') || 'none';
+      this.config.logger.info(
+        `worker started: ${this.config.concurrency} batch loop(s) on ${models}, listening on ${EVENTS_CHANNEL}`,
+      );
     }
     const loops = Array.from({ length: this.config.concurrency }, () => this.loop(targets));
     this.finished = Promise.all(loops).then(

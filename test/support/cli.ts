@@ -40,15 +40,20 @@ export function runCli(args: string[], databaseUrl: string, env: NodeJS.ProcessE
   return finished(startCli(args, databaseUrl, env));
 }
 
-/** Resolves with the first stdout line matching `pattern`. */
-export function waitForLine(child: ChildProcess, pattern: RegExp, timeoutMs = 60_000): Promise<string> {
+/** Resolves with the first line of stdout (or of `stream`) matching `pattern`. */
+export function waitForLine(
+  child: ChildProcess,
+  pattern: RegExp,
+  timeoutMs = 60_000,
+  stream: 'stdout' | 'stderr' = 'stdout',
+): Promise<string> {
   return new Promise((resolvePromise, reject) => {
     let buffer = '';
     const timer = setTimeout(
       () => reject(new Error(`no line matching ${pattern} within ${timeoutMs} ms`)),
       timeoutMs,
     );
-    child.stdout?.on('data', chunk => {
+    child[stream]?.on('data', chunk => {
       buffer += chunk;
       const line = buffer.split('\n').find(candidate => pattern.test(candidate));
       if (line) {

@@ -1,0 +1,41 @@
+import { EventsError } from '../EventsError';
+import { assertEventType } from '../model/AbstractEvents';
+import type { EventTable } from '../sql/EventTable';
+
+/** Which events an operation applies to, within one event model. */
+export interface EventFilter {
+  /** Only these types. */
+  types?: string[];
+  /** Only these ids. */
+  ids?: (string | number)[];
+  /** Only events created more than this many milliseconds ago. */
+  olderThan?: number;
+}
+
+/**
+ * A WHERE fragment for a filter, with its values as bound parameters.
+ * @internal
+ */
+export function filterSql(table: EventTable, filter: EventFilter): { sql: string[]; bindings: unknown[] } {
+  const sql: string[] = [];
+  const bindings: unknown[] = [];
+  if (filter.types) {
+    filter.types.forEach(type => assertEventType(type));
+    sql.push(`${table.column('type')} = any(?::text[])`);
+    bindings.push(filter.types);
+  }
+  if (filter.ids) {
+    const ids = filter.ids.map(id => String(id));
+    const bad = ids.find(id => !/^\d{1,19}$/.test(id));
+    if (bad !== undefined) {
+      throw EventsError.invalidOption('ids', bad, 'event ids (positive integers)');
+    }
+    sql.push(`${table.column('id')} = any(?::bigint[])`);
+    bindings.push(ids);
+  }
+  if (filter.olderThan !== undefined) {
+    sql.push(`${table.column('createdAt')} < now() - make_interval(secs => ?)`);
+    bindings.push(filter.olderThan / 1000);
+  }
+  return { sql, bindings };
+}

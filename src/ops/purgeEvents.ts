@@ -1,0 +1,63 @@
+import type { MikroORM } from '@mikro-orm/core';
+import { positiveInteger } from '../config';
+import { selectEventModels } from '../process/eventModels';
+import { EventTable } from '../sql/EventTable';
+import { rawQuery } from '../sql/rawQuery';
+import type { ModelCount } from './requeueEvents';
+
+export interface PurgeOptions {
+  /** Delete events processed more than this many milliseconds ago. Required. */
+  olderThan: number;
+  /** Only this event model, by class name. Default: all. */
+  model?: string;
+  /** Also delete dead events (failed on their last attempt). Default: only successful ones. */
+  includeFailed?: boolean;
+  /** Count what would be deleted, and delete nothing. */
+  dryRun?: boolean;
+  /** Rows deleted per statement (each its own transaction). @default 5000 */
+  chunkSize?: number;
+}
+
+/**
+ * Deletes processed events older than `olderThan`, in chunks that each commit on their own, so
+ * a large purge never holds a long transaction or many locks. Pending events, and events waiting
+ * for a retry, are never deleted.
+ */
+export async function purgeEvents(orm: MikroORM, options: PurgeOptions): Promise<ModelCount[]> {
+  const olderThan = positiveInteger('olderThan', options.olderThan);
+  const chunkSize = positiveInteger('chunkSize', options.chunkSize ?? 5000);
+  const result: ModelCount[] = [];
+  for (const meta of selectEventModels(orm.getMetadata(), options.model)) {
+    const table = new EventTable(meta, orm.em.getPlatform(), orm.config.get('schema'));
+    const c = (property: Parameters<EventTable['column']>[0]) => table.column(property);
+    const where =
+      `${c('processed')} and coalesce(${c('processedAt')}, ${c('createdAt')}) < now() - make_interval(secs => ?)` +
+      (options.includeFailed ? '' : ` and not ${c('error')}`);
+    const bindings = [olderThan / 1000];
+    if (options.dryRun) {
+      const [row] = await rawQuery(
+        orm.em.fork(),
+        `select count(*)::int as count from ${table.name} where ${where}`,
+        bindings,
+      );
+      result.push({ model: meta.className, count: Number(row.count) });
+      continue;
+    }
+    let count = 0;
+    for (;;) {
+      const [row] = await rawQuery(
+        orm.em.fork(),
+        `with purged as (delete from ${table.name} where ${c('id')} in` +
+          ` (select ${c('id')} from ${table.name} where ${where} order by ${c('id')} limit ?) returning 1)` +
+          ` select count(*)::int as count from purged`,
+        [...bindings, chunkSize],
+      );
+      count += Number(row.count);
+      if (Number(row.count) < chunkSize) {
+        break;
+      }
+    }
+    result.push({ model: meta.className, count });
+  }
+  return result;
+}

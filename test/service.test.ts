@@ -1,0 +1,109 @@
+import assert from 'node:assert/strict';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import { EventsExtension } from 'mikro-orm-events';
+import { Effect, TestEvent, testEntities } from './fixtures/entities';
+import { finished, startCli, waitForLine } from './support/cli';
+import { createTestDatabase, type TestDatabase } from './support/testDatabase';
+import { waitFor } from './support/waitFor';
+
+const CONFIG = ['--config', 'test/fixtures/effects.config.ts'];
+const STARTED = /worker started/;
+
+describe('events:process as a service', () => {
+  let db: TestDatabase;
+
+  before(async () => {
+    // EventsExtension: events created by the tests send the wake-up notification on commit.
+    db = await createTestDatabase(__filename, testEntities, { extensions: [EventsExtension] });
+  });
+  after(() => db?.close());
+  beforeEach(() => db.orm.schema.clearDatabase());
+
+  async function addEvent(type: string, parameters: Record<string, unknown> = {}): Promise<TestEvent> {
+    const em = db.orm.em.fork();
+    const event = em.create(TestEvent, { type, parameters });
+    await em.flush();
+    return event;
+  }
+
+  const effectsOf = (event: TestEvent) => db.orm.em.fork().count(Effect, { eventId: event.id });
+
+  it(
+    'an idle worker handles a newly committed event without waiting for the poll interval',
+    { timeout: 60_000 },
+    async () => {
+      const worker = startCli(['events:process', '--poll-interval', '60s', ...CONFIG], db.url);
+      const exited = finished(worker);
+      try {
+        await waitForLine(worker, STARTED, 30_000, 'stderr');
+        const started = Date.now();
+        const event = await addEvent('effect');
+        await waitFor(() => effectsOf(event), 10_000, 'the effect of the new event');
+        assert.ok(Date.now() - started < 10_000);
+      } finally {
+        worker.kill('SIGTERM');
+      }
+      assert.equal((await exited).code, 0);
+    },
+  );
+
+  it('still wakes after its LISTEN connection is killed', { timeout: 60_000 }, async () => {
+    const worker = startCli(['events:process', '--poll-interval', '60s', ...CONFIG], db.url);
+    const exited = finished(worker);
+    try {
+      await waitForLine(worker, STARTED, 30_000, 'stderr');
+      const back = waitForLine(worker, /LISTEN connection is back/, 30_000, 'stderr');
+      const [{ killed }] = await db.orm.em.getConnection().execute<{ killed: number }[]>(
+        `select count(pg_terminate_backend(pid))::int as killed from pg_stat_activity
+         where application_name = 'mikro-orm-events listener' and datname = current_database()`,
+      );
+      assert.equal(killed, 1);
+      await back;
+      const event = await addEvent('effect');
+      await waitFor(() => effectsOf(event), 10_000, 'the effect of the event sent after the reconnect');
+    } finally {
+      worker.kill('SIGTERM');
+    }
+    const result = await exited;
+    assert.equal(result.code, 0);
+    assert.match(result.stderr, /lost the LISTEN connection/);
+  });
+
+  it('SIGTERM during a slow batch lets it finish and commit, then exits 0', { timeout: 60_000 }, async () => {
+    const events = [
+      await addEvent('slow', { sleepMs: 300 }),
+      await addEvent('slow', { sleepMs: 300 }),
+      await addEvent('slow', { sleepMs: 300 }),
+    ];
+    const worker = startCli(['events:process', '--batch-size', '10', ...CONFIG], db.url);
+    const exited = finished(worker);
+    await waitForLine(worker, /^SLOW /);
+    worker.kill('SIGTERM');
+    const result = await exited;
+
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /Processed 3 events in 1 batches \(3 succeeded/);
+    for (const event of events) {
+      assert.equal(await effectsOf(event), 1);
+    }
+    assert.equal(await db.orm.em.fork().count(TestEvent, { processed: true }), 3);
+  });
+
+  it('a second signal exits quickly, with nothing of the batch committed', { timeout: 60_000 }, async () => {
+    await addEvent('slow', { sleepMs: 300 });
+    await addEvent('slow', { sleepMs: 30_000 });
+    const worker = startCli(['events:process', '--batch-size', '10', ...CONFIG], db.url);
+    const exited = finished(worker);
+    await waitForLine(worker, /^SLOW \d+/);
+    worker.kill('SIGTERM');
+    await new Promise(resolve => setTimeout(resolve, 500));
+    const signalled = Date.now();
+    worker.kill('SIGTERM');
+    const result = await exited;
+
+    assert.ok(Date.now() - signalled < 5_000, 'exits within a few seconds');
+    assert.equal(result.code, 130, result.stderr);
+    assert.equal(await db.orm.em.fork().count(Effect, {}), 0, 'no effect of the aborted batch committed');
+    assert.equal(await db.orm.em.fork().count(TestEvent, { processed: false, attempts: 0 }), 2);
+  });
+});
