@@ -52,8 +52,11 @@ export class NotificationListener {
     // The driver's own client class and resolved settings (host, credentials, SSL), on a
     // connection outside the pool: LISTEN holds its connection for as long as the worker runs.
     const knex = (this.orm.em.getConnection() as unknown as { getKnex(): any }).getKnex();
+    const settings = knex.client.connectionSettings;
     const client: PgClient = new knex.client.driver.Client({
-      ...knex.client.connectionSettings,
+      ...settings,
+      // MikroORM keeps the password out of enumeration (and so out of logs): copy it by name.
+      password: settings.password,
       application_name: LISTENER_APPLICATION_NAME,
     });
     client.on('error', () => this.dropped(client));
