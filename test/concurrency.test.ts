@@ -5,10 +5,9 @@ import { after, before, describe, it } from 'node:test';
 import { handlerRegistry, register, Worker } from 'mikro-orm-events';
 import { Progress } from '../dist/cli/Progress';
 import { TestEvent, testEntities } from './fixtures/entities';
+import { silent } from './support/silentLogger';
 import { createTestDatabase, type TestDatabase } from './support/testDatabase';
 import { waitFor } from './support/waitFor';
-
-const silent = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
 describe('the Worker API', () => {
   let db: TestDatabase;

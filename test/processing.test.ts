@@ -5,9 +5,8 @@ import { EntityManager } from '@mikro-orm/core';
 import { handlerRegistry, type HandlerContext, processEvents, register } from 'mikro-orm-events';
 import { container, inject, injectable } from 'tsyringe';
 import { AuditEvent, Effect, TestEvent, Ticket, testEntities } from './fixtures/entities';
+import { silent } from './support/silentLogger';
 import { createTestDatabase, type TestDatabase } from './support/testDatabase';
-
-const silent = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
 describe('processing', () => {
   let db: TestDatabase;

@@ -10,9 +10,8 @@ import {
   register,
 } from 'mikro-orm-events';
 import { Effect, TestEvent, testEntities } from './fixtures/entities';
+import { silent } from './support/silentLogger';
 import { createTestDatabase, type TestDatabase } from './support/testDatabase';
-
-const silent = { info: () => undefined, warn: () => undefined, error: () => undefined };
 
 describe('retries, scheduling, timeouts and hooks', () => {
   let db: TestDatabase;
