@@ -11,6 +11,7 @@ import { claimEvents } from './claimEvents';
 import { completeEvents, type EventOutcome } from './completeEvents';
 import { errorMessage } from './errorMessage';
 import { type BatchInfo, callHook } from './EventsHooks';
+import { HandlerRun } from './HandlerRun';
 import { RetryPolicy } from './RetryPolicy';
 
 /** What one batch did. */
@@ -134,6 +135,9 @@ export class Processor {
    * The handler's EntityManager keeps the savepoint as its transaction after the savepoint is
    * released or rolled back, so a handler that goes on after its end (a timed-out one) gets an
    * error from any query instead of writing outside the batch.
+   *
+   * A function handler that declares no `ctx` parameter cannot reach the batch transaction, so
+   * it has nothing to isolate: it runs without a savepoint, an EntityManager or a DI scope.
    */
   private async runHandler(
     handler: RegisteredHandler,
@@ -142,23 +146,32 @@ export class Processor {
     em: EntityManager,
     scope: DependencyContainer,
   ): Promise<Failure | undefined> {
+    const run = new HandlerRun(this.abortSignal, handler.timeout ?? this.config.handlerTimeout);
+    if (handler.kind === 'function' && handler.target.length < 2) {
+      try {
+        await run.limit(() => handler.target(event, undefined as never));
+        return undefined;
+      } catch (error) {
+        this.abortSignal.throwIfAborted();
+        return { handler, message: errorMessage(error), retryable: isRetryable(error) };
+      } finally {
+        run.end();
+      }
+    }
     const connection = em.getConnection('write');
     const savepoint: Transaction = await connection.begin({ ctx: em.getTransactionContext() });
     const handlerEm = em.fork({ clear: true, useContext: false });
     handlerEm.setTransactionContext(savepoint);
-    const controller = new AbortController();
     const ctx: HandlerContext = {
       em: handlerEm,
       attempt,
-      signal: controller.signal,
+      get signal() {
+        return run.signal;
+      },
       logger: this.config.logger,
     };
     try {
-      await this.withLimits(
-        () => invokeHandler(handler, createScope(scope, handlerEm), event, ctx),
-        handler.timeout ?? this.config.handlerTimeout,
-        controller,
-      );
+      await run.limit(() => invokeHandler(handler, createScope(scope, handlerEm), event, ctx));
       await handlerEm.flush();
       await connection.commit(savepoint);
       return undefined;
@@ -169,47 +182,7 @@ export class Processor {
       this.abortSignal.throwIfAborted();
       return { handler, message: errorMessage(error), retryable: isRetryable(error) };
     } finally {
-      controller.abort();
-    }
-  }
-
-  /**
-   * Runs a handler until it settles, its timeout passes, or the batch is aborted; the last two
-   * abort its `ctx.signal` and fail it, leaving the handler's promise to settle unobserved.
-   */
-  private async withLimits(
-    run: () => Promise<void>,
-    timeout: number | undefined,
-    controller: AbortController,
-  ) {
-    const running = run();
-    running.catch(() => undefined);
-    const stops: Promise<never>[] = [];
-    let timer: NodeJS.Timeout | undefined;
-    const onAbort = () => controller.abort(this.abortSignal.reason);
-    if (timeout !== undefined) {
-      stops.push(
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(() => {
-            const error = new Error(`timed out after ${timeout} ms`);
-            controller.abort(error);
-            reject(error);
-          }, timeout);
-        }),
-      );
-    }
-    stops.push(
-      new Promise<never>((_, reject) => {
-        controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true });
-      }),
-    );
-    this.abortSignal.addEventListener('abort', onAbort, { once: true });
-    stops.forEach(stop => stop.catch(() => undefined));
-    try {
-      await Promise.race([running, ...stops]);
-    } finally {
-      clearTimeout(timer);
-      this.abortSignal.removeEventListener('abort', onAbort);
+      run.end();
     }
   }
 

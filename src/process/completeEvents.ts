@@ -21,11 +21,13 @@ export interface EventOutcome {
 }
 
 /**
- * Writes the outcome of every event of a batch in one statement, inside the batch transaction,
- * so the flags commit atomically with the handlers' writes.
+ * Writes the outcome of every event of a batch inside the batch transaction, so the flags commit
+ * atomically with the handlers' writes.
  *
- * The outcomes travel as one JSON parameter that `jsonb_to_recordset` turns into rows: one
- * round trip whatever the batch size, and every value is bound, never spliced.
+ * Events whose handlers all succeeded (nearly all of them) are written by one
+ * `UPDATE … WHERE id = ANY(…)` per distinct `completedHandlers` list (usually one per type);
+ * failures, which each carry their own message, attempts and retry time, travel as one JSON
+ * parameter that `jsonb_to_recordset` turns into rows. Every value is bound, never spliced.
  * @internal
  */
 export async function completeEvents(
@@ -33,27 +35,54 @@ export async function completeEvents(
   table: EventTable,
   outcomes: EventOutcome[],
 ): Promise<void> {
-  if (outcomes.length === 0) {
-    return;
+  const succeeded = new Map<string, { handlers: string[]; ids: string[] }>();
+  const failed: EventOutcome[] = [];
+  for (const outcome of outcomes) {
+    if (outcome.failed) {
+      failed.push(outcome);
+      continue;
+    }
+    const key = outcome.completedHandlers.join('\u0000');
+    const group = succeeded.get(key) ?? { handlers: outcome.completedHandlers, ids: [] };
+    group.ids.push(outcome.id);
+    succeeded.set(key, group);
   }
+  const c = (property: Parameters<EventTable['column']>[0]) => table.column(property);
+  for (const { handlers, ids } of succeeded.values()) {
+    await rawQuery(
+      em,
+      `update ${table.name} set ${c('processed')} = true, ${c('processedAt')} = clock_timestamp(),` +
+        ` ${c('error')} = false, ${c('completedHandlers')} = ?::text[] where ${c('id')} = any(?::bigint[])`,
+      [handlers, ids],
+    );
+  }
+  if (failed.length > 0) {
+    await completeFailures(em, table, failed);
+  }
+}
+
+async function completeFailures(
+  em: EntityManager,
+  table: EventTable,
+  outcomes: EventOutcome[],
+): Promise<void> {
   const c = (property: Parameters<EventTable['column']>[0]) => table.column(property);
   const sql =
     `update ${table.name} as e set` +
     ` ${c('processed')} = v.processed,` +
     ` ${c('processedAt')} = case when v.processed then clock_timestamp() else e.${c('processedAt')} end,` +
-    ` ${c('error')} = v.failed,` +
-    ` ${c('errorMessage')} = coalesce(v.error_message, e.${c('errorMessage')}),` +
-    ` ${c('lastErrorAt')} = case when v.failed then clock_timestamp() else e.${c('lastErrorAt')} end,` +
+    ` ${c('error')} = true,` +
+    ` ${c('errorMessage')} = v.error_message,` +
+    ` ${c('lastErrorAt')} = clock_timestamp(),` +
     ` ${c('attempts')} = v.attempts,` +
     ` ${c('runAt')} = coalesce(v.retry_at, e.${c('runAt')}),` +
     ` ${c('completedHandlers')} = v.completed_handlers` +
-    ` from jsonb_to_recordset(?::jsonb) as v(id bigint, processed boolean, failed boolean,` +
+    ` from jsonb_to_recordset(?::jsonb) as v(id bigint, processed boolean,` +
     ` error_message text, attempts integer, retry_at timestamptz, completed_handlers text[])` +
     ` where e.${c('id')} = v.id`;
   const rows = outcomes.map(outcome => ({
     id: outcome.id,
     processed: outcome.processed,
-    failed: outcome.failed,
     error_message: outcome.errorMessage,
     attempts: outcome.attempts,
     retry_at: outcome.retryAt?.toISOString() ?? null,
