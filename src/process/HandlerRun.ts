@@ -28,12 +28,12 @@ export class HandlerRun {
 
   /** Runs `handler` until it settles, times out, or the worker aborts. */
   async limit(handler: () => unknown): Promise<void> {
-    let running: Promise<unknown>;
-    try {
-      running = Promise.resolve(handler());
-    } catch (error) {
-      return Promise.reject(error);
+    const result = handler();
+    if (!isThenable(result)) {
+      // A synchronous handler has already run to its end: there is nothing to cut short.
+      return;
     }
+    const running = Promise.resolve(result);
     running.catch(() => undefined);
     const stopped = new Promise<never>((_, reject) => (this.stop = reject));
     stopped.catch(() => undefined);
@@ -61,4 +61,8 @@ export class HandlerRun {
     }
     this.stop?.(reason);
   }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as PromiseLike<unknown> | undefined)?.then === 'function';
 }

@@ -5,8 +5,9 @@ import type { EventModel } from '../model/EventModel';
 import type { HandlerContext, RegisteredHandler } from '../registry/EventHandler';
 import type { HandlerRegistry } from '../registry/HandlerRegistry';
 import { isRetryable } from '../registry/NonRetryableError';
-import { createScope, invokeHandler } from '../registry/resolveHandler';
+import { createScope } from '../registry/resolveHandler';
 import { EventTable } from '../sql/EventTable';
+import { BatchConnection } from './BatchConnection';
 import { claimEvents } from './claimEvents';
 import { completeEvents, type EventOutcome } from './completeEvents';
 import { errorMessage } from './errorMessage';
@@ -16,6 +17,13 @@ import { RetryPolicy } from './RetryPolicy';
 
 /** What one batch did. */
 export type BatchResult = Omit<BatchInfo, 'model'>;
+
+/** What the handlers of a batch share: its EntityManager, DI scope and connection. */
+interface Batch {
+  em: EntityManager;
+  scope: DependencyContainer;
+  connection: BatchConnection;
+}
 
 /** A handler that failed in this attempt. */
 interface Failure {
@@ -36,6 +44,7 @@ interface Failure {
 export class Processor {
   private readonly table: EventTable;
   private readonly retry: RetryPolicy;
+  private finished?: Promise<Transaction>;
 
   /**
    * @param abortSignal aborts the batch in flight: its handlers' `ctx.signal` fire and the
@@ -62,9 +71,13 @@ export class Processor {
     const outcomes: EventOutcome[] = [];
     try {
       events = await claimEvents(em, this.table, types, limit);
-      const scope = createScope(this.config.container, em);
+      const batch: Batch = {
+        em,
+        scope: createScope(this.config.container, em),
+        connection: await BatchConnection.of(em),
+      };
       for (const event of events) {
-        outcomes.push(await this.processEvent(event, em, scope));
+        outcomes.push(await this.processEvent(event, batch));
       }
       this.abortSignal.throwIfAborted();
       await completeEvents(em, this.table, outcomes);
@@ -82,11 +95,7 @@ export class Processor {
     return result;
   }
 
-  private async processEvent(
-    event: EventModel,
-    em: EntityManager,
-    scope: DependencyContainer,
-  ): Promise<EventOutcome> {
+  private async processEvent(event: EventModel, batch: Batch): Promise<EventOutcome> {
     const attempt = event.attempts + 1;
     const completed = [...event.completedHandlers];
     const failures: Failure[] = [];
@@ -94,17 +103,17 @@ export class Processor {
       if (completed.includes(handler.name)) {
         continue;
       }
-      const failure = await this.runHandler(handler, event, attempt, em, scope);
+      const failure = await this.runHandler(handler, event, attempt, batch);
       if (failure) {
         failures.push(failure);
       } else {
         completed.push(handler.name);
       }
     }
-    const base = { id: event.id, completedHandlers: completed };
     if (failures.length === 0) {
       return {
-        ...base,
+        id: event.id,
+        completedHandlers: completed,
         processed: true,
         failed: false,
         errorMessage: null,
@@ -119,7 +128,8 @@ export class Processor {
     );
     const retry = failures.every(failure => failure.retryable) && attempt < limit;
     return {
-      ...base,
+      id: event.id,
+      completedHandlers: completed,
       processed: !retry,
       failed: true,
       errorMessage: message,
@@ -129,12 +139,12 @@ export class Processor {
   }
 
   /**
-   * Runs one handler in a SAVEPOINT of the batch transaction, with an EntityManager bound to it
-   * that is flushed when the handler returns. Returns its failure, if it failed.
+   * Runs one handler in a SAVEPOINT of the batch transaction, with an EntityManager bound to the
+   * batch transaction that is flushed when the handler returns. Returns its failure, if it failed.
    *
-   * The handler's EntityManager keeps the savepoint as its transaction after the savepoint is
-   * released or rolled back, so a handler that goes on after its end (a timed-out one) gets an
-   * error from any query instead of writing outside the batch.
+   * When the handler has ended, its EntityManager is bound to a finished transaction, so a
+   * handler that goes on after its end (a timed-out one) gets an error from any query it starts
+   * instead of writing into the batch.
    *
    * A function handler that declares no `ctx` parameter cannot reach the batch transaction, so
    * it has nothing to isolate: it runs without a savepoint, an EntityManager or a DI scope.
@@ -143,8 +153,7 @@ export class Processor {
     handler: RegisteredHandler,
     event: EventModel,
     attempt: number,
-    em: EntityManager,
-    scope: DependencyContainer,
+    batch: Batch,
   ): Promise<Failure | undefined> {
     const run = new HandlerRun(this.abortSignal, handler.timeout ?? this.config.handlerTimeout);
     if (handler.kind === 'function' && handler.target.length < 2) {
@@ -158,10 +167,7 @@ export class Processor {
         run.end();
       }
     }
-    const connection = em.getConnection('write');
-    const savepoint: Transaction = await connection.begin({ ctx: em.getTransactionContext() });
-    const handlerEm = em.fork({ clear: true, useContext: false });
-    handlerEm.setTransactionContext(savepoint);
+    const handlerEm = batch.em.fork({ clear: true, useContext: false, keepTransactionContext: true });
     const ctx: HandlerContext = {
       em: handlerEm,
       attempt,
@@ -170,20 +176,40 @@ export class Processor {
       },
       logger: this.config.logger,
     };
+    batch.connection.beforeHandler();
     try {
-      await run.limit(() => invokeHandler(handler, createScope(scope, handlerEm), event, ctx));
+      await run.limit(() =>
+        handler.kind === 'function'
+          ? handler.target(event, ctx)
+          : createScope(batch.scope, handlerEm).resolve(handler.target).handle(event, ctx),
+      );
       await handlerEm.flush();
-      await connection.commit(savepoint);
+      batch.connection.afterSuccess();
       return undefined;
     } catch (error) {
-      // ROLLBACK TO SAVEPOINT: the handler's writes vanish, and a DB error it hit no longer
-      // aborts the batch transaction. If this fails, the connection is gone: the batch fails.
-      await connection.rollback(savepoint);
+      // The handler's writes vanish, and a DB error it hit no longer aborts the batch
+      // transaction. If this fails, the connection is gone: the batch fails.
+      handlerEm.setTransactionContext(await this.finishedTransaction());
+      await batch.connection.afterFailure();
       this.abortSignal.throwIfAborted();
       return { handler, message: errorMessage(error), retryable: isRetryable(error) };
     } finally {
+      handlerEm.setTransactionContext(await this.finishedTransaction());
       run.end();
     }
+  }
+
+  /**
+   * A transaction that has already ended: any query run in it is refused by knex ("Transaction
+   * query already complete"). Made once, on a pooled connection it gives straight back.
+   */
+  private async finishedTransaction(): Promise<Transaction> {
+    this.finished ??= (async () => {
+      const trx = await this.orm.em.getConnection('write').begin();
+      await this.orm.em.getConnection('write').rollback(trx);
+      return trx;
+    })();
+    return this.finished;
   }
 
   private async callHooks(

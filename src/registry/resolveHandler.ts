@@ -1,7 +1,5 @@
 import { EntityManager } from '@mikro-orm/core';
 import type { DependencyContainer } from 'tsyringe';
-import type { EventModel } from '../model/EventModel';
-import type { HandlerContext, RegisteredHandler } from './EventHandler';
 
 /**
  * Makes a child of `container` in which `em` answers for `EntityManager`: under the core class,
@@ -26,22 +24,4 @@ export function createScope(container: DependencyContainer, em: EntityManager): 
     }
   }
   return scope;
-}
-
-/**
- * Runs a registered handler: calls a function handler, or resolves a class handler from `scope`
- * and calls its `handle()`.
- * @internal
- */
-export async function invokeHandler(
-  handler: RegisteredHandler,
-  scope: DependencyContainer,
-  event: EventModel,
-  ctx: HandlerContext,
-): Promise<void> {
-  if (handler.kind === 'function') {
-    await handler.target(event, ctx);
-  } else {
-    await scope.resolve(handler.target).handle(event, ctx);
-  }
 }
