@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { startLocalPostgres } from '../examples/localPostgres';
 
-const BENCHMARKS = ['processOnce.ts', 'autoEmitFlush.ts'];
+const BENCHMARKS = ['throughput.ts', 'latency.ts', 'autoEmitFlush.ts', 'memory.ts'];
 
 async function main(): Promise<number> {
   const server = await startLocalPostgres();

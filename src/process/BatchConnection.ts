@@ -1,7 +1,10 @@
+import { createHash } from 'node:crypto';
 import type { EntityManager, Transaction } from '@mikro-orm/core';
 
 interface PgConnection {
-  query(sql: string): Promise<unknown>;
+  query(
+    sql: string | { name: string; text: string; values: unknown[] },
+  ): Promise<{ rows: Record<string, unknown>[] }>;
 }
 
 /** The name every handler's savepoint takes; one is open at a time. */
@@ -27,6 +30,16 @@ export class BatchConnection {
       Transaction & { client: { acquireConnection(): Promise<PgConnection> } }
     >();
     return new BatchConnection(await trx!.client.acquireConnection());
+  }
+
+  /**
+   * Runs a statement of the processor's hot path as a named prepared statement, so PostgreSQL
+   * parses and plans it once per connection rather than once per batch ($1, $2… placeholders).
+   */
+  async prepared(text: string, values: unknown[]): Promise<Record<string, unknown>[]> {
+    const name = `mikro_orm_events_${createHash('sha1').update(text).digest('hex').slice(0, 16)}`;
+    const result = await this.connection.query({ name, text, values });
+    return result.rows;
   }
 
   /** Makes sure a savepoint is open; call it before the handler can send anything. */

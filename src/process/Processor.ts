@@ -70,17 +70,14 @@ export class Processor {
     let events: EventModel[];
     const outcomes: EventOutcome[] = [];
     try {
-      events = await claimEvents(em, this.table, types, limit);
-      const batch: Batch = {
-        em,
-        scope: createScope(this.config.container, em),
-        connection: await BatchConnection.of(em),
-      };
+      const connection = await BatchConnection.of(em);
+      events = await claimEvents(em, connection, this.table, types, limit);
+      const batch: Batch = { em, connection, scope: createScope(this.config.container, em) };
       for (const event of events) {
         outcomes.push(await this.processEvent(event, batch));
       }
       this.abortSignal.throwIfAborted();
-      await completeEvents(em, this.table, outcomes);
+      await completeEvents(em, batch.connection, this.table, outcomes);
       // The flags are written; nothing a handler did to the event objects may be flushed over them.
       em.clear();
       await em.commit();

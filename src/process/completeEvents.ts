@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/core';
 import type { EventTable } from '../sql/EventTable';
 import { rawQuery } from '../sql/rawQuery';
+import type { BatchConnection } from './BatchConnection';
 
 /**
  * How one claimed event ends its attempt.
@@ -32,6 +33,7 @@ export interface EventOutcome {
  */
 export async function completeEvents(
   em: EntityManager,
+  connection: BatchConnection,
   table: EventTable,
   outcomes: EventOutcome[],
 ): Promise<void> {
@@ -49,10 +51,9 @@ export async function completeEvents(
   }
   const c = (property: Parameters<EventTable['column']>[0]) => table.column(property);
   for (const { handlers, ids } of succeeded.values()) {
-    await rawQuery(
-      em,
+    await connection.prepared(
       `update ${table.name} set ${c('processed')} = true, ${c('processedAt')} = clock_timestamp(),` +
-        ` ${c('error')} = false, ${c('completedHandlers')} = ?::text[] where ${c('id')} = any(?::bigint[])`,
+        ` ${c('error')} = false, ${c('completedHandlers')} = $1::text[] where ${c('id')} = any($2::bigint[])`,
       [handlers, ids],
     );
   }
