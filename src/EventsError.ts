@@ -118,4 +118,11 @@ export class EventsError extends Error {
   static missingOption(name: string, expected: string): EventsError {
     return new EventsError(`Missing ${name}: give ${expected}`, 'MISSING_OPTION');
   }
+
+  static invalidParameters(type: string, reason: string): EventsError {
+    return new EventsError(
+      `The parameters of a "${type}" event cannot be stored as JSON (${reason}): use plain JSON values (no BigInt, no cycles)`,
+      'INVALID_PARAMETERS',
+    );
+  }
 }

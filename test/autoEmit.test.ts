@@ -277,6 +277,41 @@ describe('auto-emission', () => {
     assert.deepEqual(await events(), []);
   });
 
+  it('refuses rule parameters JSON cannot hold with a typed error, and writes neither entity nor event', async () => {
+    const strict = await MikroORM.init({
+      clientUrl: db.url,
+      entities: emitEntities,
+      extensions: [EventsExtension],
+      events: {
+        autoEmit: [
+          autoEmit(Parcel, ParcelEvent, {
+            link: parcel => ({ parcel }),
+            rules: [
+              {
+                on: 'create',
+                type: 'parcel.created',
+                parameters: parcel => ({ weight: BigInt(parcel.weight) }),
+              },
+            ],
+          }),
+        ],
+      },
+    });
+    try {
+      const em = strict.em.fork();
+      em.create(Parcel, { weight: 7 });
+      await assert.rejects(em.flush(), {
+        name: 'EventsError',
+        code: 'INVALID_PARAMETERS',
+        message: /"parcel.created"/,
+      });
+    } finally {
+      await strict.close(true);
+    }
+    assert.equal(await orm.em.fork().count(Parcel, {}), 0);
+    assert.deepEqual(await events(), []);
+  });
+
   it('rejects, at init, rules naming an unknown field, a type outside the catalogue, or an entity not in the config', async () => {
     const init = (autoEmitRules: EventsOptions['autoEmit']) =>
       MikroORM.init({

@@ -67,15 +67,19 @@ export class ProcessEventsCommand implements CommandModule<object, ProcessArgs> 
       pollInterval: parseDuration('--poll-interval', args.pollInterval),
       maxAttempts: parsePositiveInteger('--max-attempts', args.maxAttempts),
     };
-    await withOrm(args, async orm => {
-      const poolMax = orm.config.get('pool')?.max ?? 10;
-      if ((options.concurrency ?? 1) > poolMax) {
-        console.error(
-          `[events] warning: --concurrency ${options.concurrency} exceeds the connection pool's max (${poolMax})`,
-        );
-      }
-      await run(new Worker(orm, options));
-    });
+    await withOrm(
+      args,
+      async orm => {
+        const poolMax = orm.config.get('pool')?.max ?? 10;
+        if ((options.concurrency ?? 1) > poolMax) {
+          console.error(
+            `[events] warning: --concurrency ${options.concurrency} exceeds the connection pool's max (${poolMax})`,
+          );
+        }
+        await run(new Worker(orm, options));
+      },
+      { waitForDatabase: !options.once },
+    );
   }
 }
 

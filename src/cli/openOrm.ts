@@ -11,11 +11,44 @@ export interface ConfigArgs {
  * Runs `work` with the ORM of the config the mikro-orm CLI finds, and closes it afterwards.
  * @internal
  */
-export async function withOrm<T>(args: ConfigArgs, work: (orm: MikroORM) => Promise<T>): Promise<T> {
+export async function withOrm<T>(
+  args: ConfigArgs,
+  work: (orm: MikroORM) => Promise<T>,
+  { waitForDatabase = false }: { waitForDatabase?: boolean } = {},
+): Promise<T> {
   const orm = await CLIHelper.getORM(args.contextName, args.config);
   try {
+    await reachDatabase(orm, waitForDatabase);
     return await work(orm);
   } finally {
     await orm.close(true);
+  }
+}
+
+/**
+ * Checks that the database answers. A one-off command fails at once with a clear line; a
+ * service (`waitForDatabase`) says so once and keeps trying, so that starting it before the
+ * database does not make it crash-loop. The message never includes the connection settings.
+ */
+async function reachDatabase(orm: MikroORM, waitForDatabase: boolean): Promise<void> {
+  let warned = false;
+  for (let delay = 500; ; delay = Math.min(delay * 2, 10_000)) {
+    const status = await orm.checkConnection();
+    if (status.ok) {
+      if (warned) {
+        console.error('[events] the database is reachable again');
+      }
+      return;
+    }
+    if (!waitForDatabase) {
+      throw new Error(
+        `Cannot reach the database (${status.reason}): check that PostgreSQL runs and the connection settings`,
+      );
+    }
+    if (!warned) {
+      console.error(`[events] cannot reach the database (${status.reason}); retrying until it answers`);
+      warned = true;
+    }
+    await new Promise(resolve => setTimeout(resolve, delay));
   }
 }

@@ -11,6 +11,7 @@ import {
   Utils,
 } from '@mikro-orm/core';
 import { EventsError } from '../EventsError';
+import { assertEventData } from '../model/assertEventData';
 import { EventModel } from '../model/EventModel';
 import { EventTable } from '../sql/EventTable';
 import type { AutoEmitDefinition, EmitRule } from './autoEmit';
@@ -59,6 +60,19 @@ export class AutoEmitSubscriber implements EventSubscriber {
   private readonly writers = new Map<EntityMetadata<EventModel>, TableWriter>();
 
   constructor(private readonly rules: EmissionRules) {}
+
+  /**
+   * Checks events created by hand before MikroORM computes anything from them (it serialises
+   * JSON properties while computing change sets): a bad one fails the flush whole, with a typed
+   * error, before any statement is sent.
+   */
+  beforeFlush({ uow }: FlushEventArgs): void {
+    for (const entity of uow.getPersistStack()) {
+      if (entity instanceof EventModel) {
+        assertEventData(entity.type, entity.parameters);
+      }
+    }
+  }
 
   async onFlush({ uow }: FlushEventArgs): Promise<void> {
     this.pending.delete(uow);

@@ -10,7 +10,7 @@ import { assertEventType } from '../model/AbstractEvents';
 import type { EventModel } from '../model/EventModel';
 import { discoverHandlers } from '../registry/discoverHandlers';
 import { handlerRegistry } from '../registry/HandlerRegistry';
-import { selectEventModels } from './eventModels';
+import { eventModels, selectEventModels } from './eventModels';
 import { NotificationListener } from './NotificationListener';
 import { Processor } from './Processor';
 import { EVENTS_CHANNEL } from '../sql/notifyChannel';
@@ -247,6 +247,12 @@ export class Worker {
    * narrowed to `options.types`. A requested type that no selected model handles is an error.
    */
   private plan(): Target[] {
+    // Handlers registered for an event model this ORM does not know would never run.
+    const known = new Set(eventModels(this.orm.getMetadata()).map(meta => meta.class));
+    const stray = handlerRegistry.keys().find(key => !known.has(key.model));
+    if (stray) {
+      throw EventsError.notAnEntity(stray.model.name, `event model with a handler for "${stray.type}"`);
+    }
     const models = selectEventModels(this.orm.getMetadata(), this.options.model).map(meta => ({
       meta,
       types: handlerRegistry.types(meta.class),
