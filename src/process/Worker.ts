@@ -179,6 +179,9 @@ export class Worker {
             break;
           }
         }
+        if (failures > 0) {
+          this.config.logger.info(`batches succeed again after ${failures} failed attempt(s)`);
+        }
         failures = 0;
       } catch (error) {
         if (this.once || this.aborting.signal.aborted) {
@@ -188,9 +191,12 @@ export class Worker {
         // up, say so once per failure, and try again after a growing delay.
         failures++;
         const delay = Math.min(30_000, 500 * 2 ** (failures - 1));
-        this.config.logger.error(
-          `batch failed: ${error instanceof Error ? error.message : String(error)}; retrying in ${delay} ms`,
-        );
+        if (failures === 1) {
+          // One line per outage, not one per attempt.
+          this.config.logger.error(
+            `batch failed: ${error instanceof Error ? error.message : String(error)}; retrying until it succeeds`,
+          );
+        }
         await this.wakeUp.wait(delay, this.wakeUp.generation);
         continue;
       }
