@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { CLIConfigurator, CLIHelper } from '@mikro-orm/cli';
 import { EventsError } from '../EventsError';
+import { DashboardCommand } from './DashboardCommand';
 import { ProcessEventsCommand } from './ProcessEventsCommand';
 import { PurgeCommand } from './PurgeCommand';
 import { RequeueCommand } from './RequeueCommand';
@@ -24,6 +25,7 @@ async function main(): Promise<void> {
     .command(new StatsCommand())
     .command(new RequeueCommand())
     .command(new PurgeCommand())
+    .command(new DashboardCommand())
     .fail((message, error) => {
       if (error && !(error instanceof EventsError)) {
         throw error;

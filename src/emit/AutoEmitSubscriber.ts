@@ -15,7 +15,8 @@ import { assertEventData } from '../model/assertEventData';
 import { EventModel } from '../model/EventModel';
 import { EventTable } from '../sql/EventTable';
 import type { AutoEmitDefinition, EmitRule } from './autoEmit';
-import { EmissionRules, isLinkProperty, ruleMatches } from './EmissionRules';
+import { isLinkProperty } from '../model/eventLinks';
+import { EmissionRules, ruleMatches } from './EmissionRules';
 import { type EntityChange, entityChange } from './EntityChange';
 import { type InsertColumn, insertEvents, notifyNewEvents } from './insertEvents';
 

@@ -1,9 +1,4 @@
-import {
-  type EntityMetadata,
-  type EntityProperty,
-  type MetadataStorage,
-  ReferenceKind,
-} from '@mikro-orm/core';
+import type { EntityMetadata, MetadataStorage } from '@mikro-orm/core';
 import { EventsError } from '../EventsError';
 import { EventModel } from '../model/EventModel';
 import type { AutoEmitDefinition, EmitRule } from './autoEmit';
@@ -117,40 +112,3 @@ function oneOf(expected: unknown, actual: unknown): boolean {
   }
   return Array.isArray(expected) ? expected.includes(actual) : expected === actual;
 }
-
-/**
- * Whether a property of an event model can be set by a link: a column or a to-one relation
- * that EventModel itself does not declare.
- * @internal
- */
-export function isLinkProperty(meta: EntityMetadata<EventModel>, name: string): boolean {
-  const prop = (meta.properties as Record<string, EntityProperty | undefined>)[name];
-  if (!prop || name in EVENT_MODEL_PROPERTIES) {
-    return false;
-  }
-  return (
-    prop.kind === ReferenceKind.SCALAR ||
-    prop.kind === ReferenceKind.MANY_TO_ONE ||
-    (prop.kind === ReferenceKind.ONE_TO_ONE && !!prop.owner)
-  );
-}
-
-const EVENT_MODEL_PROPERTIES: Record<string, true> = Object.fromEntries(
-  [
-    'id',
-    'type',
-    'createdAt',
-    'parameters',
-    'processed',
-    'processedAt',
-    'error',
-    'errorMessage',
-    'lastErrorAt',
-    'attempts',
-    'maxAttempts',
-    'runAt',
-    'priority',
-    'idempotencyKey',
-    'completedHandlers',
-  ].map(name => [name, true]),
-);

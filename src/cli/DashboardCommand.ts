@@ -1,0 +1,71 @@
+import { createServer } from 'node:http';
+import { CLIHelper } from '@mikro-orm/cli';
+import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import { createDashboard } from '../dashboard/createDashboard';
+import { EventsError } from '../EventsError';
+import { type ConfigArgs, withOrm } from './openOrm';
+import { parsePositiveInteger } from './parseFlags';
+
+interface DashboardArgs extends ConfigArgs {
+  port?: string;
+  host: string;
+  token?: string;
+  basicAuth?: string;
+  readOnly: boolean;
+}
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+
+/** `events:dashboard`: serves the dashboard until SIGINT or SIGTERM. */
+export class DashboardCommand implements CommandModule<object, DashboardArgs> {
+  command = 'events:dashboard';
+  describe = 'Serve a web dashboard to watch and steer events';
+
+  builder(args: Argv<object>): Argv<DashboardArgs> {
+    return args
+      .option('port', { type: 'string', desc: 'Port to listen on [default: 4000]' })
+      .option('host', { type: 'string', default: '127.0.0.1', desc: 'Address to bind' })
+      .option('token', { type: 'string', desc: 'Require this bearer token [env: EVENTS_DASHBOARD_TOKEN]' })
+      .option('basic-auth', { type: 'string', desc: 'Require HTTP basic auth, as user:password' })
+      .option('read-only', {
+        type: 'boolean',
+        default: false,
+        desc: 'Refuse every action',
+      }) as unknown as Argv<DashboardArgs>;
+  }
+
+  async handler(args: ArgumentsCamelCase<DashboardArgs>): Promise<void> {
+    const port = parsePositiveInteger('--port', args.port) ?? 4000;
+    if (port > 65_535) {
+      throw EventsError.invalidOption('--port', args.port, 'a port number up to 65535');
+    }
+    const token = args.token ?? process.env.EVENTS_DASHBOARD_TOKEN;
+    let basicAuth: { user: string; password: string } | undefined;
+    if (args.basicAuth !== undefined) {
+      const separator = args.basicAuth.indexOf(':');
+      if (separator < 1) {
+        throw EventsError.invalidOption('--basic-auth', '(hidden)', 'user:password');
+      }
+      basicAuth = { user: args.basicAuth.slice(0, separator), password: args.basicAuth.slice(separator + 1) };
+    }
+    if (!LOOPBACK.has(args.host) && !token && !basicAuth) {
+      throw EventsError.missingOption(
+        '--token or --basic-auth',
+        `credentials: the dashboard binds to ${args.host}, not only this machine`,
+      );
+    }
+    await withOrm(args, async orm => {
+      const server = createServer(createDashboard(orm, { token, basicAuth, readOnly: args.readOnly }));
+      await new Promise<void>((resolve, reject) =>
+        server.once('error', reject).listen(port, args.host, resolve),
+      );
+      CLIHelper.dump(
+        `Dashboard on http://${args.host.includes(':') ? `[${args.host}]` : args.host}:${port}/${args.readOnly ? ' (read-only)' : ''}`,
+      );
+      await new Promise<void>(resolve => {
+        const stop = () => server.close(() => resolve());
+        process.once('SIGINT', stop).once('SIGTERM', stop);
+      });
+    });
+  }
+}

@@ -1,0 +1,263 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { MikroORM } from '@mikro-orm/core';
+import { resolveEventsConfig } from '../config';
+import { EventsError } from '../EventsError';
+import { deleteEvents } from '../ops/deleteEvents';
+import { eventActivity } from '../ops/eventActivity';
+import { type EventState } from '../ops/EventState';
+import { eventStats } from '../ops/eventStats';
+import { getEvent } from '../ops/getEvent';
+import { listEvents } from '../ops/listEvents';
+import { markProcessed } from '../ops/markProcessed';
+import { type ModelCount, requeueEvents } from '../ops/requeueEvents';
+import { eventModels } from '../process/eventModels';
+import { discoverHandlers } from '../registry/discoverHandlers';
+import { SCRIPT, STYLESHEET } from './assets';
+import { esc } from './escapeHtml';
+import { AGES, eventListPage } from './eventListPage';
+import { eventDetailPage } from './eventDetailPage';
+import { layout, type PageContext } from './layout';
+import { overviewFragment } from './overviewPage';
+
+export interface DashboardOptions {
+  /**
+   * The path the dashboard is mounted under, for its links. Express, Fastify (via middie) and
+   * Nest set `req.baseUrl`, which is used when this is not given.
+   * @default ''
+   */
+  basePath?: string;
+  /** Require this bearer token (an `Authorization: Bearer` header, or `?token=` once, kept in a cookie). */
+  token?: string;
+  /** Require HTTP basic authentication with these credentials. */
+  basicAuth?: { user: string; password: string };
+  /** Show everything, change nothing: every action is refused. @default false */
+  readOnly?: boolean;
+}
+
+type Handler = (req: IncomingMessage, res: ServerResponse, next?: (error?: unknown) => void) => void;
+
+const TOKEN_COOKIE = 'mikro_orm_events_token';
+const MAX_BODY = 1 << 20;
+
+/**
+ * The dashboard as a Node request handler, to mount in Express, Fastify, Nest or plain `http`:
+ *
+ * ```ts
+ * app.use('/events', createDashboard(orm, { token: process.env.DASHBOARD_TOKEN }));
+ * ```
+ *
+ * Pages are rendered on the server; every asset is served by the handler itself. Actions are
+ * POST requests carrying a CSRF token; every value from the database is escaped.
+ */
+export function createDashboard(orm: MikroORM, options: DashboardOptions = {}): Handler {
+  const csrf = randomBytes(24).toString('hex');
+  const handlersLoaded = discoverHandlers(resolveEventsConfig(orm.config));
+  handlersLoaded.catch(() => undefined);
+
+  return (req, res, next) => {
+    const base = (options.basePath ?? (req as { baseUrl?: string }).baseUrl ?? '').replace(/\/$/, '');
+    const ctx: PageContext = { base, csrf, readOnly: options.readOnly ?? false };
+    handle(req, res, ctx).then(
+      handled => {
+        if (!handled) {
+          if (next) {
+            next();
+          } else {
+            send(res, 404, 'text/plain', 'Not found');
+          }
+        }
+      },
+      error => {
+        const status = error instanceof EventsError ? 400 : 500;
+        send(
+          res,
+          status,
+          'text/html',
+          layout(
+            ctx,
+            'Error',
+            `<h2>Error</h2><pre>${esc(error instanceof Error ? error.message : error)}</pre>`,
+          ),
+        );
+      },
+    );
+  };
+
+  /** Serves one request; false when the path is not the dashboard's. */
+  async function handle(req: IncomingMessage, res: ServerResponse, ctx: PageContext): Promise<boolean> {
+    const url = new URL(req.url ?? '/', 'http://dashboard');
+    const path = url.pathname.replace(/\/+$/, '') || '/';
+    if (path === '/assets/dashboard.css') {
+      return send(res, 200, 'text/css', STYLESHEET);
+    }
+    if (path === '/assets/dashboard.js') {
+      return send(res, 200, 'text/javascript', SCRIPT);
+    }
+    if (!authorized(req, res, url)) {
+      return true;
+    }
+    await handlersLoaded;
+    if (req.method === 'POST' && path === '/actions') {
+      return act(req, res, ctx);
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      return send(res, 405, 'text/plain', 'Method not allowed');
+    }
+    if (path === '/') {
+      const fragment = overviewFragment(await eventStats(orm), await eventActivity(orm), ctx.base);
+      if (url.searchParams.get('fragment') === 'overview') {
+        return send(res, 200, 'text/html', fragment);
+      }
+      const body = `<div id="overview" data-fragment="${esc(ctx.base)}/?fragment=overview">${fragment}</div>`;
+      return send(res, 200, 'text/html', layout(ctx, 'Overview', body));
+    }
+    if (path === '/events') {
+      const age = url.searchParams.get('age') || undefined;
+      const filters = {
+        model: url.searchParams.get('model') || undefined,
+        type: url.searchParams.get('type') || undefined,
+        state: (url.searchParams.get('state') || undefined) as EventState | undefined,
+        search: url.searchParams.get('q')?.trim() || undefined,
+        before: url.searchParams.get('before') || undefined,
+        newerThan: age ? AGES[age] : undefined,
+        age,
+      };
+      const page = await listEvents(orm, filters);
+      const models = eventModels(orm.getMetadata()).map(meta => meta.className);
+      return send(res, 200, 'text/html', eventListPage(ctx, models, filters, page));
+    }
+    const detail = /^\/events\/([^/]+)\/(\d{1,19})$/.exec(path);
+    if (detail) {
+      const event = await getEvent(orm, decodeURIComponent(detail[1]), detail[2]);
+      return event
+        ? send(res, 200, 'text/html', eventDetailPage(ctx, event))
+        : send(res, 404, 'text/html', layout(ctx, 'Not found', '<h2>No such event</h2>'));
+    }
+    return false;
+  }
+
+  /** Runs a posted action: requeue, mark processed or delete, on ids or on the filter. */
+  async function act(req: IncomingMessage, res: ServerResponse, ctx: PageContext): Promise<boolean> {
+    const form = new URLSearchParams(await readBody(req));
+    if (!sameSecret(form.get('csrf') ?? '', csrf)) {
+      return send(res, 403, 'text/plain', 'Forbidden: missing or wrong CSRF token');
+    }
+    if (ctx.readOnly) {
+      return send(res, 403, 'text/plain', 'Forbidden: the dashboard is read-only');
+    }
+    const model = form.get('model') ?? undefined;
+    const ids = form
+      .getAll('ids')
+      .flatMap(value => value.split(','))
+      .filter(Boolean);
+    const action = form.get('action');
+    let counts: ModelCount[];
+    let verb: string;
+    if (action === 'requeue-matching') {
+      const state = form.get('state');
+      const type = form.get('type');
+      counts = await requeueEvents(orm, {
+        model,
+        types: type ? [type] : undefined,
+        onlyErrors: state === 'dead' || state === 'retrying',
+      });
+      verb = 'Requeued';
+    } else {
+      if (ids.length === 0) {
+        return send(res, 400, 'text/html', layout(ctx, 'Nothing selected', '<h2>Select events first</h2>'));
+      }
+      if (action === 'requeue') {
+        counts = await requeueEvents(orm, { model, ids });
+        verb = 'Requeued';
+      } else if (action === 'mark-processed') {
+        counts = await markProcessed(orm, { model, ids });
+        verb = 'Marked processed';
+      } else if (action === 'delete') {
+        counts = await deleteEvents(orm, { model, ids });
+        verb = 'Deleted';
+      } else {
+        return send(res, 400, 'text/plain', 'Unknown action');
+      }
+    }
+    const changed = counts.reduce((sum, count) => sum + count.count, 0);
+    const back = `${esc(ctx.base)}/events?model=${encodeURIComponent(model ?? '')}`;
+    return send(
+      res,
+      200,
+      'text/html',
+      layout(
+        ctx,
+        verb,
+        `<h2 id="result">${esc(verb)} ${changed} event${changed === 1 ? '' : 's'}</h2><p><a href="${back}">Back to the events</a></p>`,
+      ),
+    );
+  }
+
+  function authorized(req: IncomingMessage, res: ServerResponse, url: URL): boolean {
+    const header = req.headers.authorization ?? '';
+    if (options.basicAuth) {
+      const expected = Buffer.from(`${options.basicAuth.user}:${options.basicAuth.password}`).toString(
+        'base64',
+      );
+      if (!header.startsWith('Basic ') || !sameSecret(header.slice(6), expected)) {
+        res.setHeader('WWW-Authenticate', 'Basic realm="mikro-orm-events", charset="UTF-8"');
+        send(res, 401, 'text/plain', 'Authentication required');
+        return false;
+      }
+    }
+    if (options.token) {
+      const fromQuery = url.searchParams.get('token');
+      const fromCookie = /(?:^|;\s*)mikro_orm_events_token=([^;]+)/.exec(req.headers.cookie ?? '')?.[1];
+      const given = header.startsWith('Bearer ') ? header.slice(7) : (fromQuery ?? fromCookie ?? '');
+      if (!sameSecret(decodeURIComponent(given), options.token)) {
+        send(res, 401, 'text/plain', 'A valid token is required');
+        return false;
+      }
+      if (fromQuery) {
+        // Keep the token in a cookie, so that links and the refresh need not carry it.
+        res.setHeader(
+          'Set-Cookie',
+          `${TOKEN_COOKIE}=${encodeURIComponent(fromQuery)}; HttpOnly; SameSite=Strict; Path=/`,
+        );
+      }
+    }
+    return true;
+  }
+}
+
+function sameSecret(given: string, expected: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+function send(res: ServerResponse, status: number, type: string, body: string): true {
+  res.writeHead(status, {
+    'Content-Type': `${type}; charset=utf-8`,
+    // Nothing runs but the dashboard's own script: a stored <script> can never execute.
+    'Content-Security-Policy':
+      "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:",
+    'X-Content-Type-Options': 'nosniff',
+    'Referrer-Policy': 'no-referrer',
+    'Cache-Control': 'no-store',
+  });
+  res.end(body);
+  return true;
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', chunk => {
+      body += chunk;
+      if (body.length > MAX_BODY) {
+        reject(EventsError.invalidOption('request body', `${body.length} bytes`, 'at most 1 MiB'));
+        req.destroy();
+      }
+    });
+    req.on('end', () => resolve(body));
+    req.on('error', reject);
+  });
+}

@@ -1,0 +1,25 @@
+import type { EventTable } from '../sql/EventTable';
+
+/** The states an event can be in, as stats, the dashboard and its filters name them. */
+export const EVENT_STATES = ['pending', 'scheduled', 'retrying', 'dead', 'processed'] as const;
+export type EventState = (typeof EVENT_STATES)[number];
+
+/**
+ * The SQL condition of a state.
+ * @internal
+ */
+export function stateCondition(table: EventTable, state: EventState): string {
+  const c = (property: Parameters<EventTable['column']>[0]) => table.column(property);
+  switch (state) {
+    case 'pending':
+      return `not ${c('processed')} and not ${c('error')} and ${c('runAt')} <= now()`;
+    case 'scheduled':
+      return `not ${c('processed')} and not ${c('error')} and ${c('runAt')} > now()`;
+    case 'retrying':
+      return `not ${c('processed')} and ${c('error')}`;
+    case 'dead':
+      return `${c('processed')} and ${c('error')}`;
+    case 'processed':
+      return `${c('processed')} and not ${c('error')}`;
+  }
+}

@@ -1,0 +1,32 @@
+import type { MikroORM } from '@mikro-orm/core';
+import { EventsError } from '../EventsError';
+import { selectEventModels } from '../process/eventModels';
+import { EventTable } from '../sql/EventTable';
+import { rawQuery } from '../sql/rawQuery';
+import { type EventFilter, filterSql } from './EventFilter';
+import type { ModelCount } from './requeueEvents';
+
+/**
+ * Deletes the events a filter selects, whatever their state. A filter is required: deleting a
+ * whole table takes `events:purge` or SQL, not a slip.
+ */
+export async function deleteEvents(
+  orm: MikroORM,
+  options: EventFilter & { model?: string },
+): Promise<ModelCount[]> {
+  if (!options.ids?.length && !options.types?.length && options.olderThan === undefined) {
+    throw EventsError.missingOption('filter', 'ids, types or olderThan to choose the events to delete');
+  }
+  const result: ModelCount[] = [];
+  for (const meta of selectEventModels(orm.getMetadata(), options.model)) {
+    const table = new EventTable(meta, orm.em.getPlatform(), orm.config.get('schema'));
+    const filter = filterSql(table, options);
+    const [row] = await rawQuery(
+      orm.em.fork(),
+      `with deleted as (delete from ${table.name} where ${filter.sql.join(' and ')} returning 1) select count(*)::int as count from deleted`,
+      filter.bindings,
+    );
+    result.push({ model: meta.className, count: Number(row.count) });
+  }
+  return result;
+}

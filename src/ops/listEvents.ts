@@ -1,0 +1,96 @@
+import type { EntityMetadata, MikroORM } from '@mikro-orm/core';
+import { linkProperties } from '../model/eventLinks';
+import { EventsError } from '../EventsError';
+import type { EventModel } from '../model/EventModel';
+import { selectEventModels } from '../process/eventModels';
+import { EventTable } from '../sql/EventTable';
+import { rawQuery } from '../sql/rawQuery';
+import { EVENT_STATES, type EventState, stateCondition } from './EventState';
+
+export interface ListEventsOptions {
+  /** The event model, by class name. Default: the first one. */
+  model?: string;
+  type?: string;
+  state?: EventState;
+  /** Only events created within this many milliseconds. */
+  newerThan?: number;
+  /** An event id, or the id of a linked entity. */
+  search?: string;
+  /** Keyset pagination: only events with an id below this one. */
+  before?: string;
+  /** @default 50 */
+  pageSize?: number;
+}
+
+/** One page of events, newest first. */
+export interface EventPage {
+  model: string;
+  /** The link properties of the model (its own to-one relations and columns). */
+  links: string[];
+  events: (Record<string, unknown> & { id: string })[];
+  /** Pass as `before` to get the next page; undefined on the last page. */
+  nextBefore?: string;
+}
+
+/**
+ * Lists events newest first, with keyset pagination on the id (never OFFSET, which reads and
+ * discards every skipped row), filtered by type, state, age, and an id of the event or of the
+ * entity it links to.
+ */
+export async function listEvents(orm: MikroORM, options: ListEventsOptions = {}): Promise<EventPage> {
+  const [meta] = selectEventModels(orm.getMetadata(), options.model);
+  const table = new EventTable(meta, orm.em.getPlatform(), orm.config.get('schema'));
+  const c = (property: Parameters<EventTable['column']>[0]) => table.column(property);
+  const links = linkColumns(meta);
+  const where: string[] = [];
+  const bindings: unknown[] = [];
+  if (options.type) {
+    where.push(`${c('type')} = ?`);
+    bindings.push(options.type);
+  }
+  if (options.state) {
+    if (!EVENT_STATES.includes(options.state)) {
+      throw EventsError.invalidOption('state', options.state, EVENT_STATES.join(', '));
+    }
+    where.push(`(${stateCondition(table, options.state)})`);
+  }
+  if (options.newerThan !== undefined) {
+    where.push(`${c('createdAt')} > now() - make_interval(secs => ?)`);
+    bindings.push(options.newerThan / 1000);
+  }
+  if (options.search) {
+    if (!/^\d{1,19}$/.test(options.search)) {
+      throw EventsError.invalidOption('search', options.search, 'an event id or the id of a linked entity');
+    }
+    const matches = [`${c('id')} = ?::bigint`, ...links.map(link => `${table.quote(link.column)}::text = ?`)];
+    where.push(`(${matches.join(' or ')})`);
+    bindings.push(options.search, ...links.map(() => options.search));
+  }
+  if (options.before) {
+    if (!/^\d{1,19}$/.test(options.before)) {
+      throw EventsError.invalidOption('before', options.before, 'an event id');
+    }
+    where.push(`${c('id')} < ?::bigint`);
+    bindings.push(options.before);
+  }
+  const pageSize = options.pageSize ?? 50;
+  const rows = await rawQuery(
+    orm.em.fork(),
+    `select * from ${table.name}${where.length ? ` where ${where.join(' and ')}` : ''} order by ${c('id')} desc limit ?`,
+    [...bindings, pageSize + 1],
+  );
+  const events = rows.slice(0, pageSize).map(row => ({ ...row, id: String(row[table.columnName('id')]) }));
+  return {
+    model: meta.className,
+    links: links.map(link => link.column),
+    events,
+    nextBefore: rows.length > pageSize ? events.at(-1)!.id : undefined,
+  };
+}
+
+/** The single-column links of an event model. */
+function linkColumns(meta: EntityMetadata<EventModel>): { property: string; column: string }[] {
+  return linkProperties(meta)
+    .filter(prop => prop.fieldNames.length === 1)
+    .map(prop => ({ property: prop.name, column: prop.fieldNames[0] }));
+}

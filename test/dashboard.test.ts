@@ -1,0 +1,229 @@
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { createDashboard, type DashboardOptions, handlerRegistry, register } from 'mikro-orm-events';
+import { chromium, type Browser } from 'playwright-core';
+import { TestEvent, testEntities } from './fixtures/entities';
+import { finished, runCli, startCli, waitForLine } from './support/cli';
+import { createTestDatabase, type TestDatabase } from './support/testDatabase';
+
+const CHROMIUM = '/usr/bin/chromium';
+const SCREENSHOT = process.env.UPDATE_SCREENSHOT
+  ? resolve(__dirname, '../examples/dashboard-overview.png')
+  : join(tmpdir(), `mikro-orm-events-dashboard-${process.pid}.png`);
+
+describe('the dashboard', () => {
+  let db: TestDatabase;
+  const servers: Server[] = [];
+  const ids: Record<string, string> = {};
+
+  before(async () => {
+    db = await createTestDatabase(__filename, testEntities);
+    handlerRegistry.clear();
+    register(TestEvent, 'order.created', function announce() {});
+    register(TestEvent, 'order.paid', function charge() {});
+    const em = db.orm.em.fork();
+    const now = Date.now();
+    const seed: Record<string, Partial<TestEvent>> = {
+      pending: { type: 'order.created' },
+      scheduled: { type: 'order.created', runAt: new Date(now + 3_600_000) },
+      processed: {
+        type: 'order.created',
+        processed: true,
+        processedAt: new Date(now - 60_000),
+        createdAt: new Date(now - 65_000),
+      },
+      dead: {
+        type: 'order.paid',
+        processed: true,
+        error: true,
+        attempts: 1,
+        errorMessage: 'charge: Error: card declined',
+        createdAt: new Date(now - 42_000),
+        processedAt: new Date(now - 30_000),
+        lastErrorAt: new Date(now - 30_000),
+      },
+      retrying: {
+        type: 'order.paid',
+        error: true,
+        attempts: 1,
+        errorMessage: 'charge: Error: timeout',
+        lastErrorAt: new Date(now - 10_000),
+      },
+      hostile: {
+        type: 'order.created',
+        parameters: {
+          note: '<script>window.__pwned = true</script><img src=x onerror="window.__pwned = true">',
+        },
+      },
+      orphan: { type: 'order.refunded' },
+    };
+    for (const [name, data] of Object.entries(seed)) {
+      const event = em.create(TestEvent, data as TestEvent);
+      await em.flush();
+      ids[name] = event.id;
+    }
+  });
+  after(async () => {
+    await Promise.all(servers.map(server => new Promise(done => server.close(done))));
+    await db?.close();
+  });
+
+  async function serve(options: DashboardOptions = {}): Promise<string> {
+    const server = createServer(createDashboard(db.orm, options));
+    servers.push(server);
+    await new Promise<void>(done => server.listen(0, '127.0.0.1', done));
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  }
+
+  const state = async (id: string) => {
+    const event = await db.orm.em.fork().findOneOrFail(TestEvent, id);
+    return `${event.processed ? 'processed' : 'pending'}/${event.error ? 'error' : 'ok'}`;
+  };
+
+  it('refuses requests without the token, and accepts it as a bearer header or once in the URL', async () => {
+    const url = await serve({ token: 's3cret' });
+    assert.equal((await fetch(`${url}/`)).status, 401);
+    assert.equal((await fetch(`${url}/events`, { headers: { authorization: 'Bearer wrong' } })).status, 401);
+    assert.equal((await fetch(`${url}/events`, { headers: { authorization: 'Bearer s3cret' } })).status, 200);
+    const viaQuery = await fetch(`${url}/?token=s3cret`);
+    assert.equal(viaQuery.status, 200);
+    assert.match(viaQuery.headers.get('set-cookie') ?? '', /HttpOnly; SameSite=Strict/);
+    const basic = await serve({ basicAuth: { user: 'ops', password: 'pw' } });
+    assert.equal((await fetch(`${basic}/`)).status, 401);
+    const credentials = Buffer.from('ops:pw').toString('base64');
+    assert.equal(
+      (await fetch(`${basic}/`, { headers: { authorization: `Basic ${credentials}` } })).status,
+      200,
+    );
+  });
+
+  it('in read-only mode refuses every action and shows no action buttons', async () => {
+    const url = await serve({ readOnly: true });
+    const page = await (await fetch(`${url}/events/TestEvent/${ids.dead}`)).text();
+    assert.doesNotMatch(page, /name="action"/);
+    const csrf =
+      /name="csrf" value="([0-9a-f]+)"/.exec(await (await fetch(`${url}/events`)).text())?.[1] ?? 'none';
+    for (const action of ['requeue', 'mark-processed', 'delete', 'requeue-matching']) {
+      const response = await fetch(`${url}/actions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ action, model: 'TestEvent', ids: ids.dead, csrf }).toString(),
+      });
+      assert.equal(response.status, 403, action);
+    }
+    assert.equal(await state(ids.dead), 'processed/error');
+  });
+
+  it('is served by events:dashboard, which needs credentials off loopback', async () => {
+    const config = ['--config', 'test/fixtures/effects.config.ts'];
+    const open = await runCli(['events:dashboard', '--host', '0.0.0.0', ...config], db.url);
+    assert.equal(open.code, 2);
+    assert.match(open.stderr, /^Error: Missing --token or --basic-auth/);
+    assert.equal((await runCli(['events:dashboard', '--port', 'http', ...config], db.url)).code, 2);
+
+    const port = String(20_000 + (process.pid % 20_000));
+    const cli = startCli(['events:dashboard', '--port', port, '--read-only', ...config], db.url);
+    const exited = finished(cli);
+    try {
+      await waitForLine(cli, /^Dashboard on http:\/\/127\.0\.0\.1:\d+\/ \(read-only\)/, 30_000);
+      const response = await fetch(`http://127.0.0.1:${port}/`);
+      assert.equal(response.status, 200);
+      assert.match(await response.text(), /order\.created/);
+    } finally {
+      cli.kill('SIGTERM');
+    }
+    assert.equal((await exited).code, 0);
+  });
+
+  it(
+    'in a browser: counts, filters, details, requeue, escaping and CSRF',
+    { skip: !existsSync(CHROMIUM) && 'no chromium' },
+    async () => {
+      const url = await serve();
+      let browser: Browser | undefined;
+      try {
+        browser = await chromium.launch({
+          executablePath: CHROMIUM,
+          headless: true,
+          args: [
+            '--no-sandbox',
+            '--disable-gpu',
+            '--disable-quic',
+            '--no-first-run',
+            '--disable-background-networking',
+            '--disable-component-update',
+            '--disable-sync',
+          ],
+        });
+        const page = await browser.newPage({ viewport: { width: 1100, height: 700 } });
+        page.on('dialog', dialog => void dialog.accept());
+
+        // The overview's counts match the database.
+        await page.goto(`${url}/`);
+        const [counts] = await db.orm.em.getConnection().execute<Record<string, number>[]>(`
+        select count(*) filter (where not processed and not error and run_at <= now())::int as pending,
+               count(*) filter (where not processed and not error and run_at > now())::int as scheduled,
+               count(*) filter (where not processed and error)::int as retrying,
+               count(*) filter (where processed and error)::int as dead,
+               count(*) filter (where processed and not error)::int as processed
+        from test_event where type = 'order.created'`);
+        for (const [column, expected] of Object.entries(counts)) {
+          const shown = await page.textContent(`tr[data-type="order.created"] td[data-count="${column}"]`);
+          assert.equal(Number(shown), expected, column);
+        }
+        assert.match((await page.textContent('#overview')) ?? '', /no registered handler.*order\.refunded/);
+        await page.screenshot({ path: SCREENSHOT, fullPage: true });
+
+        // A filter narrows the list.
+        await page.goto(`${url}/events`);
+        assert.equal(await page.locator('#events tbody tr').count(), Object.keys(ids).length);
+        await page.selectOption('select[name="state"]', 'dead');
+        await page.click('form.filters button');
+        await page.waitForURL(/state=dead/);
+        assert.deepEqual(
+          await page
+            .locator('#events tbody tr')
+            .evaluateAll(rows => rows.map(row => row.getAttribute('data-id'))),
+          [ids.dead],
+        );
+
+        // The detail page shows the error; requeue makes the dead event pending.
+        await page.click(`#events a[href$="/${ids.dead}"]`);
+        assert.equal(await page.textContent('#error-message'), 'charge: Error: card declined');
+        await page.click('button[value="requeue"]');
+        assert.equal(await page.textContent('#result'), 'Requeued 1 event');
+        assert.equal(await state(ids.dead), 'pending/ok');
+
+        // A stored <script> shows as text and does not run.
+        await page.goto(`${url}/events/TestEvent/${ids.hostile}`);
+        assert.match(
+          (await page.textContent('#parameters')) ?? '',
+          /<script>window.__pwned = true<\/script>/,
+        );
+        assert.equal(await page.evaluate(() => (globalThis as { __pwned?: boolean }).__pwned), undefined);
+
+        // A POST without the CSRF token is refused, and changes nothing.
+        const status = await page.evaluate(
+          async ([target, id]) =>
+            (
+              await fetch(target, {
+                method: 'POST',
+                headers: { 'content-type': 'application/x-www-form-urlencoded' },
+                body: `action=delete&model=TestEvent&ids=${id}`,
+              })
+            ).status,
+          [`${url}/actions`, ids.processed],
+        );
+        assert.equal(status, 403);
+        assert.equal(await state(ids.processed), 'processed/ok');
+      } finally {
+        await browser?.close();
+      }
+    },
+  );
+});
