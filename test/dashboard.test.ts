@@ -5,7 +5,13 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { createDashboard, type DashboardOptions, handlerRegistry, register } from 'mikro-orm-events';
+import {
+  createDashboard,
+  type DashboardOptions,
+  handlerRegistry,
+  listEvents,
+  register,
+} from 'mikro-orm-events';
 import { chromium, type Browser } from 'playwright-core';
 import { TestEvent, testEntities } from './fixtures/entities';
 import { finished, runCli, startCli, waitForLine } from './support/cli';
@@ -119,6 +125,59 @@ describe('the dashboard', () => {
     assert.equal(await state(ids.dead), 'processed/error');
   });
 
+  it('pages the list by keyset and finds an event by id', async () => {
+    const first = await listEvents(db.orm, { model: 'TestEvent', pageSize: 3 });
+    assert.equal(first.events.length, 3);
+    const second = await listEvents(db.orm, { model: 'TestEvent', pageSize: 3, before: first.nextBefore });
+    const all = [...first.events, ...second.events].map(event => event.id);
+    assert.ok(
+      all.every((id, index) => index === 0 || BigInt(id) < BigInt(all[index - 1])),
+      'newest first, no overlap',
+    );
+    const url = await serve();
+    const html = await (await fetch(`${url}/events?q=${ids.retrying}`)).text();
+    assert.deepEqual(
+      [...html.matchAll(/<tr data-id="(\d+)"/g)].map(match => match[1]),
+      [ids.retrying],
+    );
+    assert.equal((await fetch(`${url}/events?q=1%27%3B%20drop`)).status, 400);
+  });
+
+  it('marks processed, deletes and requeues a filtered selection, each reporting what it changed', async () => {
+    const url = await serve();
+    const csrf = /name="csrf" value="([0-9a-f]+)"/.exec(await (await fetch(`${url}/events`)).text())![1];
+    const post = async (fields: Record<string, string>) => {
+      const response = await fetch(`${url}/actions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ model: 'TestEvent', csrf, ...fields }).toString(),
+      });
+      return /<h2 id="result">([^<]+)<\/h2>/.exec(await response.text())?.[1];
+    };
+    const em = db.orm.em.fork();
+    const extra = [
+      em.create(TestEvent, { type: 'order.shipped' }),
+      em.create(TestEvent, { type: 'order.shipped' }),
+    ];
+    const dead = em.create(TestEvent, {
+      type: 'order.shipped',
+      processed: true,
+      error: true,
+      errorMessage: 'x',
+    });
+    await em.flush();
+
+    assert.equal(await post({ action: 'mark-processed', ids: extra[0].id }), 'Marked processed 1 event');
+    assert.equal(await state(extra[0].id), 'processed/ok');
+    assert.equal(await post({ action: 'delete', ids: extra[1].id }), 'Deleted 1 event');
+    assert.equal(await db.orm.em.fork().count(TestEvent, { id: extra[1].id }), 0);
+    assert.match(
+      (await post({ action: 'requeue-matching', type: 'order.shipped', state: 'dead' })) ?? '',
+      /^Requeued \d+ events?$/,
+    );
+    assert.equal(await state(dead.id), 'pending/ok');
+  });
+
   it('is served by events:dashboard, which needs credentials off loopback', async () => {
     const config = ['--config', 'test/fixtures/effects.config.ts'];
     const open = await runCli(['events:dashboard', '--host', '0.0.0.0', ...config], db.url);
@@ -179,9 +238,28 @@ describe('the dashboard', () => {
         assert.match((await page.textContent('#overview')) ?? '', /no registered handler.*order\.refunded/);
         await page.screenshot({ path: SCREENSHOT, fullPage: true });
 
+        // The overview refreshes itself, without a reload.
+        await page.evaluate(() => ((globalThis as { __samePage?: boolean }).__samePage = true));
+        const before = Number(
+          await page.textContent('tr[data-type="order.created"] td[data-count="pending"]'),
+        );
+        await db.orm.em.getConnection().execute(`insert into test_event (type) values ('order.created')`);
+        await page.waitForFunction(
+          expected =>
+            (globalThis as any).document.querySelector(
+              'tr[data-type="order.created"] td[data-count="pending"]',
+            )?.textContent === String(expected),
+          before + 1,
+          { timeout: 15_000 },
+        );
+        assert.equal(await page.evaluate(() => (globalThis as { __samePage?: boolean }).__samePage), true);
+
         // A filter narrows the list.
         await page.goto(`${url}/events`);
-        assert.equal(await page.locator('#events tbody tr').count(), Object.keys(ids).length);
+        assert.equal(
+          await page.locator('#events tbody tr').count(),
+          await db.orm.em.fork().count(TestEvent, {}),
+        );
         await page.selectOption('select[name="state"]', 'dead');
         await page.click('form.filters button');
         await page.waitForURL(/state=dead/);
