@@ -10,6 +10,7 @@ import { MikroORM } from '@mikro-orm/postgresql';
 import { EventsExtension, Worker } from 'mikro-orm-events';
 import { Client } from 'pg';
 import { benchDatabase } from './fixtures/benchDatabase';
+import { GRAPHILE_TUNED } from './fixtures/graphileTuned';
 import { BenchEffect, BenchEvent } from './fixtures/BenchEvent';
 import { latencyStarts } from './fixtures/noopHandler';
 
@@ -50,12 +51,7 @@ async function graphile(url: string, count: number): Promise<number[]> {
   const starts = new Map<number, number>();
   const runner = await run({
     connectionString: url,
-    concurrency: 10,
-    noHandleSignals: true,
-    pollInterval: 1000,
-    preset: {
-      worker: { localQueue: { size: 500 }, completeJobBatchDelay: 0, failJobBatchDelay: 0 },
-    } as never,
+    ...GRAPHILE_TUNED,
     logger: new Logger(() => () => undefined),
     taskList: {
       latency: async payload => void starts.set((payload as { seq: number }).seq, performance.now()),

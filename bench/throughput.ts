@@ -16,6 +16,7 @@ import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { Client } from 'pg';
 import { benchDatabase } from './fixtures/benchDatabase';
+import { GRAPHILE_TUNED } from './fixtures/graphileTuned';
 
 const root = resolve(__dirname, '..');
 const BIN = ['--import', 'tsx', 'dist/cli/bin.js'];
@@ -149,12 +150,7 @@ async function graphileDrain(url: string, events: number): Promise<number> {
   const started = performance.now();
   const runner = await run({
     connectionString: url,
-    concurrency: 10,
-    noHandleSignals: true,
-    pollInterval: 1000,
-    preset: {
-      worker: { localQueue: { size: 500 }, completeJobBatchDelay: 0, failJobBatchDelay: 0 },
-    } as never,
+    ...GRAPHILE_TUNED,
     logger: quietGraphileLogger(),
     taskList: {
       noop: async () => count(),
