@@ -13,6 +13,7 @@ import {
   register,
 } from 'mikro-orm-events';
 import { chromium, type Browser } from 'playwright-core';
+import { freePort } from '../examples/localPostgres';
 import { TestEvent, testEntities } from './fixtures/entities';
 import { finished, runCli, startCli, waitForLine } from './support/cli';
 import { createTestDatabase, type TestDatabase } from './support/testDatabase';
@@ -185,7 +186,7 @@ describe('the dashboard', () => {
     assert.match(open.stderr, /^Error: Missing --token or --basic-auth/);
     assert.equal((await runCli(['events:dashboard', '--port', 'http', ...config], db.url)).code, 2);
 
-    const port = String(20_000 + (process.pid % 20_000));
+    const port = String(await freePort());
     const cli = startCli(['events:dashboard', '--port', port, '--read-only', ...config], db.url);
     const exited = finished(cli);
     try {
