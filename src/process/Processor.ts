@@ -205,7 +205,11 @@ export class Processor {
       const trx = await this.orm.em.getConnection('write').begin();
       await this.orm.em.getConnection('write').rollback(trx);
       return trx;
-    })();
+    })().catch(error => {
+      // Made during an outage: try again next time rather than fail every later batch.
+      this.finished = undefined;
+      throw error;
+    });
     return this.finished;
   }
 
