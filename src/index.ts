@@ -20,7 +20,14 @@ export { type ProcessEventsResult, Worker, type WorkerOptions } from './process/
 export type { BatchInfo, EventsHooks } from './process/EventsHooks';
 export { NonRetryableError } from './registry/NonRetryableError';
 export { MAX_ERROR_MESSAGE_LENGTH } from './process/errorMessage';
-export { autoEmit, type AutoEmitOptions, type EmitOn, type EmitRule, type EventLink } from './emit/autoEmit';
+export {
+  autoEmit,
+  type AutoEmitDefinition,
+  type AutoEmitOptions,
+  type EmitOn,
+  type EmitRule,
+  type EventLink,
+} from './emit/autoEmit';
 export type { EntityChange } from './emit/EntityChange';
 export { EVENTS_CHANNEL } from './sql/notifyChannel';
 export { eventStats, type ModelStats, type TypeStats } from './ops/eventStats';
