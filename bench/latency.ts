@@ -28,18 +28,11 @@ async function ours(url: string, count: number): Promise<number[]> {
   const worker = new Worker(orm, { types: ['latency'] });
   await worker.start();
   await worker.idle();
-  const latencies: number[] = [];
-  for (let seq = 0; seq < count; seq++) {
+  const latencies = await measure(count, latencyStarts, async seq => {
     const em = orm.em.fork();
     em.create(BenchEvent, { type: 'latency', parameters: { seq } });
     await em.flush();
-    const committed = performance.now();
-    while (!latencyStarts.has(seq)) {
-      await sleep(1);
-    }
-    latencies.push(latencyStarts.get(seq)! - committed);
-    await sleep(GAP_MS);
-  }
+  });
   await worker.stop();
   await orm.close(true);
   return latencies;
@@ -60,9 +53,26 @@ async function graphile(url: string, count: number): Promise<number[]> {
   await sleep(500);
   const client = new Client(url);
   await client.connect();
+  const latencies = await measure(count, starts, async seq => {
+    await client.query(`select graphile_worker.add_job('latency', json_build_object('seq', $1::int))`, [seq]);
+  });
+  await client.end();
+  await runner.stop();
+  return latencies;
+}
+
+/**
+ * Commits `count` items one at a time with `commit`; for each, the milliseconds from the commit
+ * returning to its handler recording its start in `starts`.
+ */
+async function measure(
+  count: number,
+  starts: Map<number, number>,
+  commit: (seq: number) => Promise<void>,
+): Promise<number[]> {
   const latencies: number[] = [];
   for (let seq = 0; seq < count; seq++) {
-    await client.query(`select graphile_worker.add_job('latency', json_build_object('seq', $1::int))`, [seq]);
+    await commit(seq);
     const committed = performance.now();
     while (!starts.has(seq)) {
       await sleep(1);
@@ -70,8 +80,6 @@ async function graphile(url: string, count: number): Promise<number[]> {
     latencies.push(starts.get(seq)! - committed);
     await sleep(GAP_MS);
   }
-  await client.end();
-  await runner.stop();
   return latencies;
 }
 

@@ -5,13 +5,12 @@
  */
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { startLocalPostgres } from '../examples/localPostgres';
+import { withLocalPostgres } from '../examples/localPostgres';
 
 const BENCHMARKS = ['throughput.ts', 'latency.ts', 'autoEmitFlush.ts', 'memory.ts'];
 
 async function main(): Promise<number> {
-  const server = await startLocalPostgres();
-  try {
+  return withLocalPostgres(server => {
     for (const file of BENCHMARKS) {
       console.log(`\n## ${file}`);
       const run = spawnSync(
@@ -27,9 +26,7 @@ async function main(): Promise<number> {
       }
     }
     return 0;
-  } finally {
-    await server.stop();
-  }
+  });
 }
 
 main().then(

@@ -55,6 +55,19 @@ export async function startLocalPostgres(
   };
 }
 
+/** Runs `work` against a local PostgreSQL (see `startLocalPostgres()`), stopping it afterwards. */
+export async function withLocalPostgres<T>(
+  work: (server: LocalPostgres) => Promise<T> | T,
+  log?: (line: string) => void,
+): Promise<T> {
+  const server = await startLocalPostgres(log);
+  try {
+    return await work(server);
+  } finally {
+    await server.stop();
+  }
+}
+
 /** A TCP port free on 127.0.0.1 right now. */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -3,21 +3,20 @@
  * process and against its own database. Uses the PostgreSQL of DATABASE_URL when it is set;
  * otherwise starts an embedded PostgreSQL for the run and stops it afterwards.
  */
-import { spawn } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { startLocalPostgres } from '../examples/localPostgres';
+import { withLocalPostgres } from '../examples/localPostgres';
 
 async function main(): Promise<number> {
-  const server = await startLocalPostgres(line => console.error(`[postgres] ${line}`));
-  console.log(server.embedded ? '# embedded PostgreSQL started' : '# using DATABASE_URL');
   const only = process.argv.slice(2);
   const files = (only.length > 0 ? only : readdirSync(__dirname).filter(file => file.endsWith('.test.ts')))
     .map(file => (file.includes('/') ? file : join('test', file)))
     .sort();
-  try {
-    return await new Promise<number>((resolve, reject) => {
-      const runner = spawn(
+  return withLocalPostgres(
+    server => {
+      console.log(server.embedded ? '# embedded PostgreSQL started' : '# using DATABASE_URL');
+      const run = spawnSync(
         process.execPath,
         ['--import', 'tsx', '--test', '--test-concurrency=2', ...files],
         {
@@ -25,12 +24,10 @@ async function main(): Promise<number> {
           env: { ...process.env, DATABASE_URL: server.url },
         },
       );
-      runner.once('error', reject);
-      runner.once('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0)));
-    });
-  } finally {
-    await server.stop();
-  }
+      return run.status ?? 1;
+    },
+    line => console.error(`[postgres] ${line}`),
+  );
 }
 
 main().then(

@@ -13,9 +13,9 @@ import {
 import { EventsError } from '../EventsError';
 import { assertEventData } from '../model/assertEventData';
 import { EventModel } from '../model/EventModel';
-import { EventTable } from '../sql/EventTable';
+import { type EventColumn, EventTable } from '../sql/EventTable';
 import type { AutoEmitDefinition, EmitRule } from './autoEmit';
-import { isLinkProperty } from '../model/eventLinks';
+import { linkProperties } from '../model/eventLinks';
 import { EmissionRules, ruleMatches } from './EmissionRules';
 import { type EntityChange, entityChange } from './EntityChange';
 import { type InsertColumn, insertEvents, notifyNewEvents } from './insertEvents';
@@ -147,7 +147,7 @@ export class AutoEmitSubscriber implements EventSubscriber {
   private row(writer: TableWriter, emission: Emission, deleted: Set<object>): Record<string, unknown> {
     const { rule, entity, change, definition } = emission;
     const runAt = typeof rule.runAt === 'function' ? rule.runAt(entity, change) : rule.runAt;
-    const c = (property: Parameters<EventTable['column']>[0]) => writer.table.columnName(property);
+    const c = (property: EventColumn) => writer.table.columnName(property);
     // Unset columns are left out (JSON.stringify drops undefined) and take their fallback.
     const row: Record<string, unknown> = {
       [c('type')]: rule.type,
@@ -173,8 +173,8 @@ export class AutoEmitSubscriber implements EventSubscriber {
     if (writer) {
       return writer;
     }
-    const table = new EventTable(meta, em.getPlatform(), em.config.get('schema'));
-    const c = (property: Parameters<EventTable['column']>[0]) => table.columnName(property);
+    const table = new EventTable(meta, em);
+    const c = (property: EventColumn) => table.columnName(property);
     const columns: InsertColumn[] = [
       { name: c('type'), sqlType: 'text' },
       { name: c('parameters'), sqlType: 'jsonb', fallback: `'{}'::jsonb` },
@@ -183,10 +183,7 @@ export class AutoEmitSubscriber implements EventSubscriber {
       { name: c('idempotencyKey'), sqlType: 'text' },
     ];
     const links: TableWriter['links'] = new Map();
-    for (const prop of meta.props) {
-      if (!isLinkProperty(meta, prop.name)) {
-        continue;
-      }
+    for (const prop of linkProperties(meta)) {
       links.set(prop.name, { prop, columns: prop.fieldNames });
       prop.fieldNames.forEach((name, index) => columns.push({ name, sqlType: prop.columnTypes[index] }));
     }

@@ -6,7 +6,7 @@ import type { EventModel } from './EventModel';
  * that EventModel itself does not declare.
  * @internal
  */
-export function isLinkProperty(meta: EntityMetadata<EventModel>, name: string): boolean {
+function isLinkProperty(meta: EntityMetadata<EventModel>, name: string): boolean {
   const prop = (meta.properties as Record<string, EntityProperty | undefined>)[name];
   if (!prop || name in EVENT_MODEL_PROPERTIES) {
     return false;
@@ -44,4 +44,14 @@ const EVENT_MODEL_PROPERTIES: Record<string, true> = Object.fromEntries(
  */
 export function linkProperties(meta: EntityMetadata<EventModel>): EntityProperty<EventModel>[] {
   return meta.props.filter(prop => isLinkProperty(meta, prop.name));
+}
+
+/**
+ * The single-column links of an event model, with their columns (what lists and searches show).
+ * @internal
+ */
+export function linkColumns(meta: EntityMetadata<EventModel>): { property: string; column: string }[] {
+  return linkProperties(meta)
+    .filter(prop => prop.fieldNames.length === 1)
+    .map(prop => ({ property: prop.name, column: prop.fieldNames[0] }));
 }

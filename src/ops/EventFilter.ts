@@ -25,11 +25,7 @@ export function filterSql(table: EventTable, filter: EventFilter): { sql: string
     bindings.push(filter.types);
   }
   if (filter.ids) {
-    const ids = filter.ids.map(id => String(id));
-    const bad = ids.find(id => !/^\d{1,19}$/.test(id));
-    if (bad !== undefined) {
-      throw EventsError.invalidOption('ids', bad, 'event ids (positive integers)');
-    }
+    const ids = filter.ids.map(id => assertEventId('ids', String(id), 'event ids (positive integers)'));
     sql.push(`${table.column('id')} = any(?::bigint[])`);
     bindings.push(ids);
   }
@@ -38,4 +34,15 @@ export function filterSql(table: EventTable, filter: EventFilter): { sql: string
     bindings.push(filter.olderThan / 1000);
   }
   return { sql, bindings };
+}
+
+/**
+ * Checks that a value given as an event id (or an id to search for) is a bigint literal.
+ * @internal
+ */
+export function assertEventId(name: string, value: string, expected = 'an event id'): string {
+  if (!/^\d{1,19}$/.test(value)) {
+    throw EventsError.invalidOption(name, value, expected);
+  }
+  return value;
 }

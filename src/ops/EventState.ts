@@ -9,7 +9,7 @@ export type EventState = (typeof EVENT_STATES)[number];
  * @internal
  */
 export function stateCondition(table: EventTable, state: EventState): string {
-  const c = (property: Parameters<EventTable['column']>[0]) => table.column(property);
+  const { column: c } = table;
   switch (state) {
     case 'pending':
       return `not ${c('processed')} and not ${c('error')} and ${c('runAt')} <= now()`;

@@ -1,8 +1,7 @@
 import type { MikroORM } from '@mikro-orm/core';
 import { EventsError } from '../EventsError';
-import { selectEventModels } from '../process/eventModels';
-import { EventTable } from '../sql/EventTable';
 import { rawQuery } from '../sql/rawQuery';
+import { eventTables } from './eventTables';
 import { type EventFilter, filterSql } from './EventFilter';
 import type { ModelCount } from './requeueEvents';
 
@@ -18,15 +17,14 @@ export async function deleteEvents(
     throw EventsError.missingOption('filter', 'ids, types or olderThan to choose the events to delete');
   }
   const result: ModelCount[] = [];
-  for (const meta of selectEventModels(orm.getMetadata(), options.model)) {
-    const table = new EventTable(meta, orm.em.getPlatform(), orm.config.get('schema'));
+  for (const table of eventTables(orm, options.model)) {
     const filter = filterSql(table, options);
     const [row] = await rawQuery(
       orm.em.fork(),
       `with deleted as (delete from ${table.name} where ${filter.sql.join(' and ')} returning 1) select count(*)::int as count from deleted`,
       filter.bindings,
     );
-    result.push({ model: meta.className, count: Number(row.count) });
+    result.push({ model: table.meta.className, count: Number(row.count) });
   }
   return result;
 }

@@ -1,7 +1,6 @@
 import type { MikroORM } from '@mikro-orm/core';
-import { selectEventModels } from '../process/eventModels';
-import { EventTable } from '../sql/EventTable';
 import { rawQuery } from '../sql/rawQuery';
+import { eventTables } from './eventTables';
 
 /** Processing over the last hour, for one event model. */
 export interface ModelActivity {
@@ -21,9 +20,8 @@ export async function eventActivity(
   options: { model?: string } = {},
 ): Promise<ModelActivity[]> {
   const result: ModelActivity[] = [];
-  for (const meta of selectEventModels(orm.getMetadata(), options.model)) {
-    const table = new EventTable(meta, orm.em.getPlatform(), orm.config.get('schema'));
-    const c = (property: Parameters<EventTable['column']>[0]) => table.column(property);
+  for (const table of eventTables(orm, options.model)) {
+    const { column: c } = table;
     const minuteOf = (column: string) => `floor(extract(epoch from now() - ${column}) / 60)::int`;
     const rows = await rawQuery(
       orm.em.fork(),
@@ -47,7 +45,7 @@ export async function eventActivity(
       [],
     );
     result.push({
-      model: meta.className,
+      model: table.meta.className,
       processedPerMinute,
       failuresPerMinute,
       delayP50: delay.p50 === null ? null : Number(delay.p50),

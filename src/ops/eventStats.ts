@@ -1,10 +1,10 @@
 import type { MikroORM } from '@mikro-orm/core';
 import { resolveEventsConfig } from '../config';
-import { selectEventModels } from '../process/eventModels';
 import { discoverHandlers } from '../registry/discoverHandlers';
 import { handlerRegistry } from '../registry/HandlerRegistry';
-import { EventTable } from '../sql/EventTable';
 import { rawQuery } from '../sql/rawQuery';
+import { EVENT_STATES, stateCondition } from './EventState';
+import { eventTables } from './eventTables';
 
 /** Counts of one event type, by state. */
 export interface TypeStats {
@@ -40,26 +40,23 @@ export async function eventStats(orm: MikroORM, options: { model?: string } = {}
   const config = resolveEventsConfig(orm.config);
   await discoverHandlers(config);
   const result: ModelStats[] = [];
-  for (const meta of selectEventModels(orm.getMetadata(), options.model)) {
-    const table = new EventTable(meta, orm.em.getPlatform(), orm.config.get('schema'));
-    const c = (property: Parameters<EventTable['column']>[0]) => table.column(property);
-    const pending = `not ${c('processed')} and not ${c('error')}`;
+  for (const table of eventTables(orm, options.model)) {
+    const { column: c } = table;
+    // One count per state, from the same conditions the dashboard's filters use.
+    const counts = EVENT_STATES.map(
+      state => ` count(*) filter (where ${stateCondition(table, state)})::int as ${state},`,
+    );
     const rows = await rawQuery(
       orm.em.fork(),
-      `select ${c('type')} as type,` +
-        ` count(*) filter (where ${pending} and ${c('runAt')} <= now())::int as pending_due,` +
-        ` count(*) filter (where ${pending} and ${c('runAt')} > now())::int as scheduled,` +
-        ` count(*) filter (where not ${c('processed')} and ${c('error')})::int as retrying,` +
-        ` count(*) filter (where ${c('processed')} and ${c('error')})::int as dead,` +
-        ` count(*) filter (where ${c('processed')} and not ${c('error')})::int as processed,` +
+      `select ${c('type')} as type,${counts.join('')}` +
         ` extract(epoch from now() - min(${c('createdAt')}) filter (where not ${c('processed')}))::float8 as oldest` +
         ` from ${table.name} group by ${c('type')} order by ${c('type')}`,
       [],
     );
-    const handled = new Set(handlerRegistry.types(meta.class));
+    const handled = new Set(handlerRegistry.types(table.meta.class));
     const types = rows.map((row): TypeStats => ({
       type: String(row.type),
-      pendingDue: Number(row.pending_due),
+      pendingDue: Number(row.pending),
       scheduled: Number(row.scheduled),
       retrying: Number(row.retrying),
       dead: Number(row.dead),
@@ -68,7 +65,7 @@ export async function eventStats(orm: MikroORM, options: { model?: string } = {}
       hasHandler: handled.has(String(row.type)),
     }));
     result.push({
-      model: meta.className,
+      model: table.meta.className,
       types,
       unhandledTypes: types.filter(type => !type.hasHandler).map(type => type.type),
     });

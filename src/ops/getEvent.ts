@@ -1,9 +1,8 @@
 import type { MikroORM } from '@mikro-orm/core';
-import { linkProperties } from '../model/eventLinks';
-import { selectEventModels } from '../process/eventModels';
+import { linkColumns } from '../model/eventLinks';
 import { handlerRegistry } from '../registry/HandlerRegistry';
-import { EventTable } from '../sql/EventTable';
 import { rawQuery } from '../sql/rawQuery';
+import { eventTables } from './eventTables';
 import { filterSql } from './EventFilter';
 
 /** One event as stored, with what is registered to handle it. */
@@ -18,8 +17,8 @@ export interface EventDetail {
 
 /** The event `id` of `model`, or undefined. */
 export async function getEvent(orm: MikroORM, model: string, id: string): Promise<EventDetail | undefined> {
-  const [meta] = selectEventModels(orm.getMetadata(), model);
-  const table = new EventTable(meta, orm.em.getPlatform(), orm.config.get('schema'));
+  const [table] = eventTables(orm, model);
+  const { meta } = table;
   const filter = filterSql(table, { ids: [id] });
   const [row] = await rawQuery(
     orm.em.fork(),
@@ -29,11 +28,7 @@ export async function getEvent(orm: MikroORM, model: string, id: string): Promis
   if (!row) {
     return undefined;
   }
-  const links = Object.fromEntries(
-    linkProperties(meta)
-      .filter(prop => prop.fieldNames.length === 1)
-      .map(prop => [prop.name, row[prop.fieldNames[0]]]),
-  );
+  const links = Object.fromEntries(linkColumns(meta).map(link => [link.property, row[link.column]]));
   const type = String(row[table.columnName('type')]);
   return {
     model: meta.className,

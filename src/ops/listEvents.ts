@@ -1,10 +1,9 @@
-import type { EntityMetadata, MikroORM } from '@mikro-orm/core';
-import { linkProperties } from '../model/eventLinks';
+import type { MikroORM } from '@mikro-orm/core';
+import { linkColumns } from '../model/eventLinks';
 import { EventsError } from '../EventsError';
-import type { EventModel } from '../model/EventModel';
-import { selectEventModels } from '../process/eventModels';
-import { EventTable } from '../sql/EventTable';
 import { rawQuery } from '../sql/rawQuery';
+import { assertEventId } from './EventFilter';
+import { eventTables } from './eventTables';
 import { EVENT_STATES, type EventState, stateCondition } from './EventState';
 
 export interface ListEventsOptions {
@@ -38,10 +37,9 @@ export interface EventPage {
  * entity it links to.
  */
 export async function listEvents(orm: MikroORM, options: ListEventsOptions = {}): Promise<EventPage> {
-  const [meta] = selectEventModels(orm.getMetadata(), options.model);
-  const table = new EventTable(meta, orm.em.getPlatform(), orm.config.get('schema'));
-  const c = (property: Parameters<EventTable['column']>[0]) => table.column(property);
-  const links = linkColumns(meta);
+  const [table] = eventTables(orm, options.model);
+  const { column: c } = table;
+  const links = linkColumns(table.meta);
   const where: string[] = [];
   const bindings: unknown[] = [];
   if (options.type) {
@@ -59,17 +57,13 @@ export async function listEvents(orm: MikroORM, options: ListEventsOptions = {})
     bindings.push(options.newerThan / 1000);
   }
   if (options.search) {
-    if (!/^\d{1,19}$/.test(options.search)) {
-      throw EventsError.invalidOption('search', options.search, 'an event id or the id of a linked entity');
-    }
+    assertEventId('search', options.search, 'an event id or the id of a linked entity');
     const matches = [`${c('id')} = ?::bigint`, ...links.map(link => `${table.quote(link.column)}::text = ?`)];
     where.push(`(${matches.join(' or ')})`);
     bindings.push(options.search, ...links.map(() => options.search));
   }
   if (options.before) {
-    if (!/^\d{1,19}$/.test(options.before)) {
-      throw EventsError.invalidOption('before', options.before, 'an event id');
-    }
+    assertEventId('before', options.before);
     where.push(`${c('id')} < ?::bigint`);
     bindings.push(options.before);
   }
@@ -81,16 +75,9 @@ export async function listEvents(orm: MikroORM, options: ListEventsOptions = {})
   );
   const events = rows.slice(0, pageSize).map(row => ({ ...row, id: String(row[table.columnName('id')]) }));
   return {
-    model: meta.className,
+    model: table.meta.className,
     links: links.map(link => link.column),
     events,
     nextBefore: rows.length > pageSize ? events.at(-1)!.id : undefined,
   };
-}
-
-/** The single-column links of an event model. */
-function linkColumns(meta: EntityMetadata<EventModel>): { property: string; column: string }[] {
-  return linkProperties(meta)
-    .filter(prop => prop.fieldNames.length === 1)
-    .map(prop => ({ property: prop.name, column: prop.fieldNames[0] }));
 }

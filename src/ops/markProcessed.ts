@@ -1,7 +1,6 @@
 import type { MikroORM } from '@mikro-orm/core';
-import { selectEventModels } from '../process/eventModels';
-import { EventTable } from '../sql/EventTable';
 import { rawQuery } from '../sql/rawQuery';
+import { eventTables } from './eventTables';
 import { type EventFilter, filterSql } from './EventFilter';
 import type { ModelCount } from './requeueEvents';
 
@@ -14,9 +13,8 @@ export async function markProcessed(
   options: EventFilter & { model?: string; dryRun?: boolean },
 ): Promise<ModelCount[]> {
   const result: ModelCount[] = [];
-  for (const meta of selectEventModels(orm.getMetadata(), options.model)) {
-    const table = new EventTable(meta, orm.em.getPlatform(), orm.config.get('schema'));
-    const c = (property: Parameters<EventTable['column']>[0]) => table.column(property);
+  for (const table of eventTables(orm, options.model)) {
+    const { column: c } = table;
     const filter = filterSql(table, options);
     const where = ['true', ...filter.sql].join(' and ');
     const set =
@@ -26,7 +24,7 @@ export async function markProcessed(
       ? `select count(*)::int as count from ${table.name} where ${where}`
       : `with changed as (update ${table.name} set ${set} where ${where} returning 1) select count(*)::int as count from changed`;
     const [row] = await rawQuery(orm.em.fork(), sql, filter.bindings);
-    result.push({ model: meta.className, count: Number(row.count) });
+    result.push({ model: table.meta.className, count: Number(row.count) });
   }
   return result;
 }

@@ -1,8 +1,7 @@
 import type { MikroORM } from '@mikro-orm/core';
 import { positiveInteger } from '../config';
-import { selectEventModels } from '../process/eventModels';
-import { EventTable } from '../sql/EventTable';
 import { rawQuery } from '../sql/rawQuery';
+import { eventTables } from './eventTables';
 import type { ModelCount } from './requeueEvents';
 
 export interface PurgeOptions {
@@ -27,9 +26,8 @@ export async function purgeEvents(orm: MikroORM, options: PurgeOptions): Promise
   const olderThan = positiveInteger('olderThan', options.olderThan);
   const chunkSize = positiveInteger('chunkSize', options.chunkSize ?? 5000);
   const result: ModelCount[] = [];
-  for (const meta of selectEventModels(orm.getMetadata(), options.model)) {
-    const table = new EventTable(meta, orm.em.getPlatform(), orm.config.get('schema'));
-    const c = (property: Parameters<EventTable['column']>[0]) => table.column(property);
+  for (const table of eventTables(orm, options.model)) {
+    const { column: c } = table;
     const where =
       `${c('processed')} and coalesce(${c('processedAt')}, ${c('createdAt')}) < now() - make_interval(secs => ?)` +
       (options.includeFailed ? '' : ` and not ${c('error')}`);
@@ -40,7 +38,7 @@ export async function purgeEvents(orm: MikroORM, options: PurgeOptions): Promise
         `select count(*)::int as count from ${table.name} where ${where}`,
         bindings,
       );
-      result.push({ model: meta.className, count: Number(row.count) });
+      result.push({ model: table.meta.className, count: Number(row.count) });
       continue;
     }
     let count = 0;
@@ -57,7 +55,7 @@ export async function purgeEvents(orm: MikroORM, options: PurgeOptions): Promise
         break;
       }
     }
-    result.push({ model: meta.className, count });
+    result.push({ model: table.meta.className, count });
   }
   return result;
 }

@@ -1,7 +1,6 @@
 import type { MikroORM } from '@mikro-orm/core';
-import { selectEventModels } from '../process/eventModels';
-import { EventTable } from '../sql/EventTable';
 import { rawQuery } from '../sql/rawQuery';
+import { eventTables } from './eventTables';
 import { type EventFilter, filterSql } from './EventFilter';
 
 export interface RequeueOptions extends EventFilter {
@@ -27,9 +26,8 @@ export interface ModelCount {
  */
 export async function requeueEvents(orm: MikroORM, options: RequeueOptions = {}): Promise<ModelCount[]> {
   const result: ModelCount[] = [];
-  for (const meta of selectEventModels(orm.getMetadata(), options.model)) {
-    const table = new EventTable(meta, orm.em.getPlatform(), orm.config.get('schema'));
-    const c = (property: Parameters<EventTable['column']>[0]) => table.column(property);
+  for (const table of eventTables(orm, options.model)) {
+    const { column: c } = table;
     const filter = filterSql(table, options);
     const state = options.onlyErrors ? c('error') : `(${c('processed')} or ${c('error')})`;
     const where = [state, ...filter.sql].join(' and ');
@@ -40,7 +38,7 @@ export async function requeueEvents(orm: MikroORM, options: RequeueOptions = {})
         ` ${c('completedHandlers')} = case when ${c('error')} then ${c('completedHandlers')} else '{}' end` +
         ` where ${where} returning 1) select count(*)::int as count from requeued`;
     const [row] = await rawQuery(orm.em.fork(), sql, filter.bindings);
-    result.push({ model: meta.className, count: Number(row.count) });
+    result.push({ model: table.meta.className, count: Number(row.count) });
   }
   return result;
 }

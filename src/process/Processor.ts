@@ -58,7 +58,7 @@ export class Processor {
     private readonly abortSignal: AbortSignal,
     maxAttemptsOverride?: number,
   ) {
-    this.table = new EventTable(meta, orm.em.getPlatform(), orm.config.get('schema'));
+    this.table = new EventTable(meta, orm.em);
     this.retry = new RetryPolicy(config.retry, maxAttemptsOverride);
   }
 
@@ -158,8 +158,7 @@ export class Processor {
         await run.limit(() => handler.target(event, undefined as never));
         return undefined;
       } catch (error) {
-        this.abortSignal.throwIfAborted();
-        return { handler, message: errorMessage(error), retryable: isRetryable(error) };
+        return this.failure(handler, error);
       } finally {
         run.end();
       }
@@ -174,6 +173,7 @@ export class Processor {
       logger: this.config.logger,
     };
     batch.connection.beforeHandler();
+    let failure: Failure | undefined;
     try {
       await run.limit(() =>
         handler.kind === 'function'
@@ -181,19 +181,27 @@ export class Processor {
           : createScope(batch.scope, handlerEm).resolve(handler.target).handle(event, ctx),
       );
       await handlerEm.flush();
-      batch.connection.afterSuccess();
-      return undefined;
     } catch (error) {
-      // The handler's writes vanish, and a DB error it hit no longer aborts the batch
-      // transaction. If this fails, the connection is gone: the batch fails.
-      handlerEm.setTransactionContext(await this.finishedTransaction());
-      await batch.connection.afterFailure();
-      this.abortSignal.throwIfAborted();
-      return { handler, message: errorMessage(error), retryable: isRetryable(error) };
+      failure = this.failure(handler, error);
     } finally {
-      handlerEm.setTransactionContext(await this.finishedTransaction());
       run.end();
     }
+    // From here on, whatever the handler still does through its EntityManager is refused.
+    handlerEm.setTransactionContext(await this.finishedTransaction());
+    if (failure) {
+      // The handler's writes vanish, and a DB error it hit no longer aborts the batch
+      // transaction. If this fails, the connection is gone: the batch fails.
+      await batch.connection.afterFailure();
+    } else {
+      batch.connection.afterSuccess();
+    }
+    return failure;
+  }
+
+  /** A handler's failure, unless the worker was aborted: then the whole batch fails. */
+  private failure(handler: RegisteredHandler, error: unknown): Failure {
+    this.abortSignal.throwIfAborted();
+    return { handler, message: errorMessage(error), retryable: isRetryable(error) };
   }
 
   /**

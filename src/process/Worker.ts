@@ -116,8 +116,6 @@ export class Worker {
     if (!this.once) {
       this.listener = new NotificationListener(this.orm, () => this.wakeUp.notify(), this.config.logger);
       await this.listener.start();
-    }
-    if (!this.once) {
       const models = targets.map(target => target.processor.meta.className).join(', ') || 'none';
       this.config.logger.info(
         `worker started: ${this.config.concurrency} batch loop(s) on ${models}, listening on ${EVENTS_CHANNEL}`,

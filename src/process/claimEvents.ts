@@ -20,7 +20,7 @@ export async function claimEvents(
   types: readonly string[],
   limit: number,
 ): Promise<EventModel[]> {
-  const c = (property: Parameters<EventTable['column']>[0]) => table.column(property);
+  const { column: c } = table;
   const sql =
     `select * from ${table.name}` +
     ` where ${c('processed')} = false and ${c('runAt')} <= now() and ${c('type')} = any($1::text[])` +

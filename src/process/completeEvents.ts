@@ -49,7 +49,7 @@ export async function completeEvents(
     group.ids.push(outcome.id);
     succeeded.set(key, group);
   }
-  const c = (property: Parameters<EventTable['column']>[0]) => table.column(property);
+  const { column: c } = table;
   for (const { handlers, ids } of succeeded.values()) {
     await connection.prepared(
       `update ${table.name} set ${c('processed')} = true, ${c('processedAt')} = clock_timestamp(),` +
@@ -67,7 +67,7 @@ async function completeFailures(
   table: EventTable,
   outcomes: EventOutcome[],
 ): Promise<void> {
-  const c = (property: Parameters<EventTable['column']>[0]) => table.column(property);
+  const { column: c } = table;
   const sql =
     `update ${table.name} as e set` +
     ` ${c('processed')} = v.processed,` +

@@ -1,7 +1,8 @@
-import type { EntityMetadata, Platform } from '@mikro-orm/core';
+import type { EntityManager, EntityMetadata } from '@mikro-orm/core';
 import type { EventModel } from '../model/EventModel';
 
-type Column = Exclude<keyof EventModel, symbol>;
+/** An EventModel property that has a column. */
+export type EventColumn = Exclude<keyof EventModel, symbol>;
 
 /**
  * The SQL names of one event table and its columns, taken from the ORM's metadata so that
@@ -12,13 +13,16 @@ export class EventTable {
   /** The schema-qualified, quoted table name. */
   readonly name: string;
   private readonly columns = new Map<string, string>();
+  private readonly quoteIdentifier: (name: string) => string;
 
+  /** The table of `meta`, named as `em`'s platform and default schema name it. */
   constructor(
     readonly meta: EntityMetadata<EventModel>,
-    private readonly platform: Platform,
-    defaultSchema?: string,
+    em: EntityManager,
   ) {
-    const schema = meta.schema && meta.schema !== '*' ? meta.schema : defaultSchema;
+    const platform = em.getPlatform();
+    this.quoteIdentifier = name => platform.quoteIdentifier(name);
+    const schema = meta.schema && meta.schema !== '*' ? meta.schema : em.config.get('schema');
     this.name = (schema ? this.quote(schema) + '.' : '') + this.quote(meta.tableName);
     for (const prop of meta.props) {
       if (prop.fieldNames?.length === 1) {
@@ -27,13 +31,14 @@ export class EventTable {
     }
   }
 
-  /** The quoted column of an EventModel property. */
-  column(property: Column): string {
-    return this.quote(this.columnName(property));
-  }
+  /**
+   * The quoted column of an EventModel property. An arrow function, so that SQL builders can
+   * take it apart: `const { column: c } = table`.
+   */
+  readonly column = (property: EventColumn): string => this.quote(this.columnName(property));
 
   /** The column of an EventModel property, unquoted. */
-  columnName(property: Column): string {
+  columnName(property: EventColumn): string {
     const column = this.columns.get(property);
     if (!column) {
       throw new Error(`${this.meta.className} has no column for ${property}`);
@@ -43,6 +48,6 @@ export class EventTable {
 
   /** Quotes an identifier as the table's platform does. */
   quote(name: string): string {
-    return this.platform.quoteIdentifier(name);
+    return this.quoteIdentifier(name);
   }
 }
