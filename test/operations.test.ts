@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
+import { purgeEvents } from 'mikro-orm-events';
 import { TestEvent, testEntities } from './fixtures/entities';
 import { runCli } from './support/cli';
 import { createTestDatabase, type TestDatabase } from './support/testDatabase';
@@ -145,6 +146,17 @@ describe('events:stats, events:requeue and events:purge', () => {
     );
     assert.match(failed.stdout, /Deleted 1 TestEvent events/);
     assert.deepEqual(await states(), { ...before, oldProcessed: 'deleted', oldDead: 'deleted' });
+  });
+
+  it('purges in chunks that each commit: several chunks remove every old event', async () => {
+    const em = db.orm.em.fork();
+    for (let i = 0; i < 4; i++) {
+      em.create(TestEvent, { type: 'effect', processed: true, processedAt: new Date(Date.now() - 40 * DAY) });
+    }
+    await em.flush();
+    const [purged] = await purgeEvents(db.orm, { olderThan: 30 * DAY, chunkSize: 2 });
+    assert.deepEqual(purged, { model: 'TestEvent', count: 5 });
+    assert.equal((await states()).oldProcessed, 'deleted');
   });
 
   it('bad values give one clear line and exit code 2, and change nothing', async () => {
