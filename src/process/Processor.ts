@@ -10,6 +10,7 @@ import { EventTable } from '../sql/EventTable';
 import { BatchConnection } from './BatchConnection';
 import { claimEvents } from './claimEvents';
 import { completeEvents, type EventOutcome } from './completeEvents';
+import { flushInserts, insertsOnly } from './deferredInserts';
 import { errorMessage } from './errorMessage';
 import { type BatchInfo, callHook } from './EventsHooks';
 import { HandlerRun } from './HandlerRun';
@@ -23,6 +24,25 @@ interface Batch {
   em: EntityManager;
   scope: DependencyContainer;
   connection: BatchConnection;
+  /** Handlers whose new entities wait for the end of the batch (`flush: 'batch'`). */
+  deferred: DeferredHandler[];
+}
+
+/** One event's attempt in a batch, as its handlers run. */
+interface EventAttempt {
+  event: EventModel;
+  /** 1 on the event's first try. */
+  attempt: number;
+  /** Handlers that have succeeded, in this attempt or an earlier one. */
+  completed: string[];
+  failures: Failure[];
+}
+
+/** A handler that succeeded and whose new entities are still to be inserted. */
+interface DeferredHandler {
+  handler: RegisteredHandler;
+  attempt: EventAttempt;
+  entities: object[];
 }
 
 /** A handler that failed in this attempt. */
@@ -68,20 +88,31 @@ export class Processor {
     const em = this.orm.em.fork({ clear: true, useContext: false });
     await em.begin();
     let events: EventModel[];
-    const outcomes: EventOutcome[] = [];
+    let outcomes: EventOutcome[];
+    let connection: BatchConnection | undefined;
     try {
-      const connection = await BatchConnection.of(em);
+      connection = await BatchConnection.of(em);
       events = await claimEvents(em, connection, this.table, types, limit);
-      const batch: Batch = { em, connection, scope: createScope(this.config.container, em) };
-      for (const event of events) {
-        outcomes.push(await this.processEvent(event, batch));
+      const batch: Batch = { em, connection, scope: createScope(this.config.container, em), deferred: [] };
+      const attempts = events.map(event => ({
+        event,
+        attempt: event.attempts + 1,
+        completed: [...event.completedHandlers],
+        failures: [],
+      }));
+      for (const attempt of attempts) {
+        await this.runHandlers(attempt, batch);
       }
+      await this.insertDeferred(batch);
       this.abortSignal.throwIfAborted();
-      await completeEvents(em, batch.connection, this.table, outcomes);
+      outcomes = attempts.map(attempt => this.outcome(attempt));
+      await completeEvents(em, connection, this.table, outcomes);
       // The flags are written; nothing a handler did to the event objects may be flushed over them.
       em.clear();
+      connection.detach();
       await em.commit();
     } catch (error) {
+      connection?.detach();
       // The batch is undone as a whole; a rollback that fails too (connection gone) changes
       // nothing, since PostgreSQL discards the transaction with the connection.
       await em.rollback().catch(() => undefined);
@@ -92,21 +123,43 @@ export class Processor {
     return result;
   }
 
-  private async processEvent(event: EventModel, batch: Batch): Promise<EventOutcome> {
-    const attempt = event.attempts + 1;
-    const completed = [...event.completedHandlers];
-    const failures: Failure[] = [];
-    for (const handler of this.registry.get(this.meta.class, event.type)) {
-      if (completed.includes(handler.name)) {
-        continue;
-      }
-      const failure = await this.runHandler(handler, event, attempt, batch);
-      if (failure) {
-        failures.push(failure);
-      } else {
-        completed.push(handler.name);
+  /** Runs the handlers of an event that have not succeeded yet, in registration order. */
+  private async runHandlers(attempt: EventAttempt, batch: Batch): Promise<void> {
+    for (const handler of this.registry.get(this.meta.class, attempt.event.type)) {
+      if (!attempt.completed.includes(handler.name)) {
+        await this.runHandler(handler, attempt, batch, handler.flush === 'batch');
       }
     }
+  }
+
+  /**
+   * Inserts the new entities of the batch's `flush: 'batch'` handlers together, in a savepoint.
+   * If that fails, it is undone and those handlers run again one by one, each flushed when it
+   * returns, so that the failure is pinned on the handler that causes it.
+   */
+  private async insertDeferred(batch: Batch): Promise<void> {
+    const deferred = batch.deferred.splice(0);
+    const entities = deferred.flatMap(item => item.entities);
+    if (entities.length === 0) {
+      return;
+    }
+    batch.connection.beforeHandler();
+    try {
+      await flushInserts(batch.em, entities);
+      batch.connection.afterSuccess();
+      return;
+    } catch {
+      this.abortSignal.throwIfAborted();
+      await batch.connection.afterFailure();
+    }
+    for (const { handler, attempt } of deferred) {
+      attempt.completed.splice(attempt.completed.indexOf(handler.name), 1);
+      await this.runHandler(handler, attempt, batch, false);
+    }
+  }
+
+  /** How the event's attempt ends, from its handlers' results. */
+  private outcome({ event, attempt, completed, failures }: EventAttempt): EventOutcome {
     if (failures.length === 0) {
       return {
         id: event.id,
@@ -136,37 +189,41 @@ export class Processor {
   }
 
   /**
-   * Runs one handler in a SAVEPOINT of the batch transaction, with an EntityManager bound to the
-   * batch transaction that is flushed when the handler returns. Returns its failure, if it failed.
+   * Runs one handler in the batch transaction, isolated by a savepoint if it sends anything, with
+   * an EntityManager of its own that is flushed when the handler returns; records its success or
+   * failure in `attempt`. With `defer`, new entities that are all a flush would write are kept
+   * for `insertDeferred()` instead.
    *
    * When the handler has ended, its EntityManager is bound to a finished transaction, so a
    * handler that goes on after its end (a timed-out one) gets an error from any query it starts
    * instead of writing into the batch.
    *
    * A function handler that declares no `ctx` parameter cannot reach the batch transaction, so
-   * it has nothing to isolate: it runs without a savepoint, an EntityManager or a DI scope.
+   * it has nothing to isolate: it runs without an EntityManager or a DI scope.
    */
   private async runHandler(
     handler: RegisteredHandler,
-    event: EventModel,
-    attempt: number,
+    attempt: EventAttempt,
     batch: Batch,
-  ): Promise<Failure | undefined> {
+    defer: boolean,
+  ): Promise<void> {
+    const { event } = attempt;
     const run = new HandlerRun(this.abortSignal, handler.timeout ?? this.config.handlerTimeout);
     if (handler.kind === 'function' && handler.target.length < 2) {
       try {
         await run.limit(() => handler.target(event, undefined as never));
-        return undefined;
+        attempt.completed.push(handler.name);
       } catch (error) {
-        return this.failure(handler, error);
+        attempt.failures.push(this.failure(handler, error));
       } finally {
         run.end();
       }
+      return;
     }
     const handlerEm = batch.em.fork({ clear: true, useContext: false, keepTransactionContext: true });
     const ctx: HandlerContext = {
       em: handlerEm,
-      attempt,
+      attempt: attempt.attempt,
       get signal() {
         return run.signal;
       },
@@ -174,13 +231,17 @@ export class Processor {
     };
     batch.connection.beforeHandler();
     let failure: Failure | undefined;
+    let inserts: object[] | undefined;
     try {
       await run.limit(() =>
         handler.kind === 'function'
           ? handler.target(event, ctx)
           : createScope(batch.scope, handlerEm).resolve(handler.target).handle(event, ctx),
       );
-      await handlerEm.flush();
+      inserts = defer ? insertsOnly(handlerEm) : undefined;
+      if (!inserts) {
+        await handlerEm.flush();
+      }
     } catch (error) {
       failure = this.failure(handler, error);
     } finally {
@@ -192,10 +253,14 @@ export class Processor {
       // The handler's writes vanish, and a DB error it hit no longer aborts the batch
       // transaction. If this fails, the connection is gone: the batch fails.
       await batch.connection.afterFailure();
-    } else {
-      batch.connection.afterSuccess();
+      attempt.failures.push(failure);
+      return;
     }
-    return failure;
+    batch.connection.afterSuccess();
+    attempt.completed.push(handler.name);
+    if (inserts && inserts.length > 0) {
+      batch.deferred.push({ handler, attempt, entities: inserts });
+    }
   }
 
   /** A handler's failure, unless the worker was aborted: then the whole batch fails. */

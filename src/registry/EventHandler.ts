@@ -45,6 +45,20 @@ export interface RegisterOptions {
   maxAttempts?: number;
   /** Milliseconds before the handler is failed as timed out. Overrides the config's `handlerTimeout`. */
   timeout?: number;
+  /**
+   * When the handler's `ctx.em` is flushed. `'handler'` (the default): as soon as the handler
+   * returns, so the handlers that run after it in the batch see its writes.
+   *
+   * `'batch'`: if all the flush would do is insert new entities, they are inserted at the end of
+   * the batch, together with those of the batch's other `'batch'` handlers, one multi-row INSERT
+   * per entity type instead of one statement per handler; they still commit exactly once, with
+   * the event's flags. Other writes (updates, deletes) are flushed when the handler returns, as
+   * usual. Choose it for handlers that record something new (a log row, a projection, an
+   * outbox message) when no handler of the same batch needs to read it. If the combined insert
+   * fails, the handlers of that batch run again one by one, so the failure is pinned on the
+   * right one: like a retry, this repeats their side effects outside the database.
+   */
+  flush?: 'handler' | 'batch';
 }
 
 /**
@@ -53,7 +67,7 @@ export interface RegisterOptions {
  */
 export type RegisteredHandler = (
   { kind: 'function'; target: EventHandlerFunction<any> } | { kind: 'class'; target: EventHandlerClass<any> }
-) & { name: string; maxAttempts?: number; timeout?: number };
+) & { name: string; maxAttempts?: number; timeout?: number; flush: 'handler' | 'batch' };
 
 /** A class whose instances are events of one table: `OrderEvent`. */
 export type EventModelClass<E extends EventModel = EventModel> = EntityClass<E>;

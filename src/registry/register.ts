@@ -75,6 +75,7 @@ function addHandler(
     name,
     maxAttempts: optionalPositiveInteger('maxAttempts', options.maxAttempts),
     timeout: optionalPositiveInteger('timeout', options.timeout),
+    flush: flushOption(options.flush),
   };
   const handler: RegisteredHandler = isHandlerClass(target)
     ? { kind: 'class', target, ...settings }
@@ -84,6 +85,13 @@ function addHandler(
 
 function optionalPositiveInteger(name: string, value: unknown): number | undefined {
   return value === undefined ? undefined : positiveInteger(name, value);
+}
+
+function flushOption(value: unknown): 'handler' | 'batch' {
+  if (value === undefined || value === 'handler' || value === 'batch') {
+    return value ?? 'handler';
+  }
+  throw EventsError.invalidOption('flush', value, "'handler' or 'batch'");
 }
 
 function isHandlerClass(
