@@ -57,7 +57,10 @@ describe("flush: 'batch'", () => {
 
     assert.equal(result.batches, 1);
     assert.equal(result.processed, 50);
-    assert.deepEqual(await effects(), events.map(event => `${event.id}:record`));
+    assert.deepEqual(
+      await effects(),
+      events.map(event => `${event.id}:record`),
+    );
     assert.equal(insertsInto('effect'), 1, 'one INSERT for the 50 effects');
     const stored = await db.orm.em.fork().find(TestEvent, {});
     assert.ok(stored.every(event => event.processed && !event.error));

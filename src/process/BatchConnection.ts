@@ -40,7 +40,9 @@ export class BatchConnection {
     connection.query = (...args: unknown[]) => {
       if (this.isolating && !this.sent) {
         this.sent = true;
-        this.send(this.open ? `release savepoint ${SAVEPOINT}; savepoint ${SAVEPOINT}` : `savepoint ${SAVEPOINT}`);
+        this.send(
+          this.open ? `release savepoint ${SAVEPOINT}; savepoint ${SAVEPOINT}` : `savepoint ${SAVEPOINT}`,
+        );
         this.open = true;
       }
       return this.original.apply(connection, args);
