@@ -69,6 +69,40 @@ describe('events:process as a service', () => {
     assert.match(result.stderr, /lost the LISTEN connection/);
   });
 
+  it(
+    'an idle worker waits in an empty transaction that holds no snapshot; killing it loses no wake-up',
+    { timeout: 60_000 },
+    async () => {
+      const worker = startCli(['events:process', '--poll-interval', '60s', ...CONFIG], db.url);
+      const exited = finished(worker);
+      try {
+        await waitForLine(worker, STARTED, 30_000, 'stderr');
+        const waiting = await waitFor(
+          async () => {
+            const rows = await db.orm.em
+              .getConnection()
+              .execute<{ pid: number; xid: string | null; xmin: string | null }[]>(
+                `select pid, backend_xid as xid, backend_xmin as xmin from pg_stat_activity
+               where datname = current_database() and state = 'idle in transaction'`,
+              );
+            return rows.length === 1 ? rows[0] : undefined;
+          },
+          10_000,
+          "the idle worker's waiting transaction",
+        );
+        assert.deepEqual({ xid: waiting.xid, xmin: waiting.xmin }, { xid: null, xmin: null });
+        await db.orm.em.getConnection().execute('select pg_terminate_backend(?)', [waiting.pid]);
+        const event = await addEvent('effect');
+        await waitFor(() => effectsOf(event), 10_000, 'the effect of the event sent after the kill');
+      } finally {
+        worker.kill('SIGTERM');
+      }
+      const result = await exited;
+      assert.equal(result.code, 0);
+      assert.doesNotMatch(result.stderr, /batch failed/);
+    },
+  );
+
   it('SIGTERM during a slow batch lets it finish and commit, then exits 0', { timeout: 60_000 }, async () => {
     const events = [
       await addEvent('slow', { sleepMs: 300 }),

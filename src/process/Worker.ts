@@ -1,4 +1,4 @@
-import type { EntityMetadata, MikroORM } from '@mikro-orm/core';
+import type { EntityManager, EntityMetadata, MikroORM } from '@mikro-orm/core';
 import {
   type EventsOptions,
   positiveInteger,
@@ -167,57 +167,68 @@ export class Worker {
 
   private async loop(targets: Target[]): Promise<void> {
     let failures = 0;
-    while (!this.stopped && this.remaining - this.reserved > 0) {
-      const generation = this.wakeUp.generation;
-      let claimed = 0;
-      try {
-        for (const target of targets) {
-          claimed += await this.runBatch(target);
-          if (this.stopped) {
-            break;
+    // The next batch's transaction, begun while the loop waits (see Processor.begin).
+    let ahead: Promise<EntityManager | undefined> | undefined;
+    try {
+      while (!this.stopped && this.remaining - this.reserved > 0) {
+        const generation = this.wakeUp.generation;
+        let claimed = 0;
+        try {
+          for (const [index, target] of targets.entries()) {
+            const begun = index === 0 ? await ahead : undefined;
+            ahead = undefined;
+            claimed += await this.runBatch(target, begun);
+            if (this.stopped) {
+              break;
+            }
           }
+          if (failures > 0) {
+            this.config.logger.info(`batches succeed again after ${failures} failed attempt(s)`);
+          }
+          failures = 0;
+        } catch (error) {
+          if (this.once || this.aborting.signal.aborted) {
+            throw error;
+          }
+          // Not the user's input: the database went away, or a statement failed. Keep the worker
+          // up, say so once per failure, and try again after a growing delay.
+          failures++;
+          const delay = Math.min(30_000, 500 * 2 ** (failures - 1));
+          if (failures === 1) {
+            // One line per outage, not one per attempt.
+            this.config.logger.error(
+              `batch failed: ${error instanceof Error ? error.message : String(error)}; retrying until it succeeds`,
+            );
+          }
+          await this.wakeUp.wait(delay, this.wakeUp.generation);
+          continue;
         }
-        if (failures > 0) {
-          this.config.logger.info(`batches succeed again after ${failures} failed attempt(s)`);
+        if (claimed === 0) {
+          if (this.once) {
+            return;
+          }
+          ahead = targets[0]?.processor.begin().catch(() => undefined);
+          this.markIdle(true);
+          await this.wakeUp.wait(this.config.pollInterval, generation);
+          this.markIdle(false);
         }
-        failures = 0;
-      } catch (error) {
-        if (this.once || this.aborting.signal.aborted) {
-          throw error;
-        }
-        // Not the user's input: the database went away, or a statement failed. Keep the worker
-        // up, say so once per failure, and try again after a growing delay.
-        failures++;
-        const delay = Math.min(30_000, 500 * 2 ** (failures - 1));
-        if (failures === 1) {
-          // One line per outage, not one per attempt.
-          this.config.logger.error(
-            `batch failed: ${error instanceof Error ? error.message : String(error)}; retrying until it succeeds`,
-          );
-        }
-        await this.wakeUp.wait(delay, this.wakeUp.generation);
-        continue;
       }
-      if (claimed === 0) {
-        if (this.once) {
-          return;
-        }
-        this.markIdle(true);
-        await this.wakeUp.wait(this.config.pollInterval, generation);
-        this.markIdle(false);
-      }
+    } finally {
+      const begun = await ahead;
+      await begun?.rollback().catch(() => undefined);
     }
   }
 
   /** One batch of one model, within the remaining limit. Returns the events it claimed. */
-  private async runBatch(target: Target): Promise<number> {
+  private async runBatch(target: Target, begun?: EntityManager): Promise<number> {
     const size = Math.min(this.config.batchSize, this.remaining - this.reserved);
     if (size <= 0) {
+      await begun?.rollback().catch(() => undefined);
       return 0;
     }
     this.reserved += size;
     try {
-      const batch = await target.processor.runBatch(target.types, size);
+      const batch = await target.processor.runBatch(target.types, size, begun);
       this.remaining -= batch.claimed;
       if (batch.claimed > 0) {
         this.totals.processed += batch.processed;

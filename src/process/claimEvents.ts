@@ -23,7 +23,7 @@ export async function claimEvents(
   const { column: c } = table;
   const sql =
     `select * from ${table.name}` +
-    ` where ${c('processed')} = false and ${c('runAt')} <= now() and ${c('type')} = any($1::text[])` +
+    ` where ${c('processed')} = false and ${c('runAt')} <= statement_timestamp() and ${c('type')} = any($1::text[])` +
     ` order by ${c('priority')} desc, ${c('runAt')}, ${c('id')}` +
     ` limit $2 for update skip locked`;
   const rows = await connection.prepared(sql, [types, limit]);
