@@ -8,12 +8,13 @@
  * (b) `events:process --once` with a no-op handler: defaults, and the best settings.
  * (c) the same with a handler that inserts one row through `ctx.em`: defaults, and the best
  *     settings, which add the handler option `flush: 'batch'`.
+ * (b) also with 2 worker processes side by side, against 1.
  * (d) graphile-worker 0.17.3, tuned (concurrency 10, localQueue 500, completeJobBatchDelay 0), on
  *     the same two workloads, its handler inserting the same row through its own client.
  *
  * Run one variant alone: `tsx bench/throughput.ts --variant ours-noop-best --events 10000`.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { Client } from 'pg';
 import { benchDatabase } from './fixtures/benchDatabase';
@@ -34,21 +35,38 @@ interface Variant {
   run(url: string, events: number): Promise<number>;
 }
 
-const ours = (type: string, flags: string[]) => ({
+/**
+ * `processes` × `events:process --once` side by side; items per second over the longest drain
+ * (each process times its own drain, leaving out its start-up).
+ */
+const ours = (type: string, flags: string[], processes = 1) => ({
   setup: (client: Client, events: number) => fillEvents(client, type, events),
   run: async (url: string, events: number) => {
-    const run = spawnSync(process.execPath, [...BIN, 'events:process', '--once', ...flags, ...CONFIG], {
-      cwd: root,
-      env: { ...process.env, DATABASE_URL: url },
-      encoding: 'utf8',
-    });
-    const match = /Processed (\d+) events .* in ([\d.]+) s/.exec(run.stdout);
-    if (run.status !== 0 || !match || Number(match[1]) !== events) {
-      throw new Error(`events:process failed: ${run.stdout}${run.stderr}`);
+    const drains = await Promise.all(Array.from({ length: processes }, () => drainWithCli(url, flags)));
+    const processed = drains.reduce((sum, drain) => sum + drain.processed, 0);
+    if (processed !== events) {
+      throw new Error(`events:process drained ${processed} of ${events} events`);
     }
-    return events / Number(match[2]);
+    return events / Math.max(...drains.map(drain => drain.seconds));
   },
 });
+
+/** Runs `events:process --once` to its end; what it processed, and in how many seconds. */
+async function drainWithCli(url: string, flags: string[]): Promise<{ processed: number; seconds: number }> {
+  const child = spawn(process.execPath, [...BIN, 'events:process', '--once', ...flags, ...CONFIG], {
+    cwd: root,
+    env: { ...process.env, DATABASE_URL: url },
+  });
+  let output = '';
+  child.stdout.on('data', chunk => (output += chunk));
+  child.stderr.on('data', chunk => (output += chunk));
+  const code = await new Promise(resolvePromise => child.once('close', resolvePromise));
+  const match = /Processed (\d+) events .* in ([\d.]+) s/.exec(output);
+  if (code !== 0 || !match) {
+    throw new Error(`events:process failed: ${output}`);
+  }
+  return { processed: Number(match[1]), seconds: Number(match[2]) };
+}
 
 const graphile = (task: string) => ({
   setup: async (client: Client, events: number) => {
@@ -71,6 +89,16 @@ const variants: Variant[] = [
   },
   { name: 'ours-noop-default', label: '(b) ours, no-op, defaults', ...ours('noop', DEFAULTS) },
   { name: 'ours-noop-best', label: '(b) ours, no-op, batch 1000 × 2 loops', ...ours('noop', BEST) },
+  {
+    name: 'ours-noop-default-2',
+    label: '(b) ours, no-op, defaults, 2 processes',
+    ...ours('noop', DEFAULTS, 2),
+  },
+  {
+    name: 'ours-noop-best-2',
+    label: '(b) ours, no-op, batch 1000 × 2 loops, 2 processes',
+    ...ours('noop', BEST, 2),
+  },
   { name: 'graphile-noop', label: '(d) graphile-worker, no-op', ...graphile('noop') },
   { name: 'ours-insert-default', label: '(c) ours, insert, defaults', ...ours('insert', DEFAULTS) },
   {
@@ -229,6 +257,12 @@ async function main(): Promise<void> {
     `  (c) ours insert best ÷ graphile-worker insert    ${ratio('ours-insert-best', 'graphile-insert')}  (target ≥ 1.5)`,
   );
   console.log(`  (b) ours no-op best ÷ raw SQL ceiling            ${ratio('ours-noop-best', 'raw-sql')}`);
+  console.log(
+    `  2 processes ÷ 1 process, no-op defaults         ${ratio('ours-noop-default-2', 'ours-noop-default')}  (target ≥ 1.3)`,
+  );
+  console.log(
+    `  2 processes ÷ 1 process, no-op best             ${ratio('ours-noop-best-2', 'ours-noop-best')}`,
+  );
 }
 
 main().catch(error => {

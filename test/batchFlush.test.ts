@@ -67,6 +67,31 @@ describe("flush: 'batch'", () => {
     assert.ok(stored.every(event => event.completedHandlers.join() === 'record'));
   });
 
+  it('references and entities the handler only read do not stop its inserts from waiting', async () => {
+    await db.orm.em.fork().insert(Ticket, { id: 1, code: 'read' });
+    register(
+      TestEvent,
+      'created',
+      async function readAndRecord(event, ctx) {
+        ctx.em.getReference(Ticket, 1);
+        const ticket = await ctx.em.findOneOrFail(Ticket, 1);
+        ctx.em.create(Effect, { eventId: event.id, handler: ticket.code });
+      },
+      { flush: 'batch' },
+    );
+    const events = await addEvents(['a', 'b', 'c']);
+    statements.length = 0;
+
+    await processEvents(db.orm);
+
+    assert.deepEqual(
+      await effects(),
+      events.map(event => `${event.id}:read`),
+    );
+    assert.equal(insertsInto('effect'), 1);
+    assert.equal(statements.filter(line => line.includes('update "ticket"')).length, 0);
+  });
+
   it("a handler's own statements still run at once, and its updates are flushed when it returns", async () => {
     await db.orm.em.fork().insert(Ticket, { id: 1, code: 'old' });
     const seen: string[] = [];

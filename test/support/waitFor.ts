@@ -1,6 +1,8 @@
+type Falsy = undefined | null | false | 0 | '';
+
 /** Polls `check` until it returns a truthy value, or fails after `timeoutMs`. */
 export async function waitFor<T>(
-  check: () => Promise<T> | T,
+  check: () => Promise<T | Falsy> | T | Falsy,
   timeoutMs = 15_000,
   what = 'condition',
 ): Promise<T> {

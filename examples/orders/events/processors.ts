@@ -15,8 +15,9 @@ register(OrderEvent, OrderEvents.CREATED, function announceOrder(event, ctx) {
   ctx.logger.info(`announceOrder: order ${event.order?.id} was created`);
 });
 
-// A class handler, resolved from the DI container with its service injected.
-@register(OrderEvent, OrderEvents.CREATED)
+// A class handler, resolved from the DI container with its service injected. Its note is a new
+// row no other handler reads, so it is inserted with the batch's other notes (flush: 'batch').
+@register(OrderEvent, OrderEvents.CREATED, { flush: 'batch' })
 @injectable()
 export class RecordOrderNote {
   constructor(@inject(OrderNotes) private readonly notes: OrderNotes) {}
