@@ -56,8 +56,8 @@ interface Failure {
  * Processes batches of one event model: one forked EntityManager and one transaction per batch.
  *
  * In the transaction: claim due events (`FOR UPDATE SKIP LOCKED`), run each handler not yet in
- * the event's `completedHandlers` inside its own SAVEPOINT, write every event's flags in one
- * statement, COMMIT, then call the hooks. A handler's writes therefore commit exactly once,
+ * the event's `completedHandlers` inside its own SAVEPOINT (see BatchConnection), insert what
+ * the `flush: 'batch'` handlers created, write every event's flags, COMMIT, then call the hooks. A handler's writes therefore commit exactly once,
  * atomically with its event's flags; a failing handler's writes vanish with its savepoint; and a
  * crash anywhere rolls the whole batch back for another worker to take.
  */

@@ -169,54 +169,51 @@ export class Worker {
     let failures = 0;
     // The next batch's transaction, begun while the loop waits (see Processor.begin).
     let ahead: Promise<EntityManager | undefined> | undefined;
-    try {
-      while (!this.stopped && this.remaining - this.reserved > 0) {
-        const generation = this.wakeUp.generation;
-        let claimed = 0;
-        try {
-          for (const [index, target] of targets.entries()) {
-            const begun = index === 0 ? await ahead : undefined;
-            ahead = undefined;
-            claimed += await this.runBatch(target, begun);
-            if (this.stopped) {
-              break;
-            }
+    while (!this.stopped && this.remaining - this.reserved > 0) {
+      const generation = this.wakeUp.generation;
+      let claimed = 0;
+      try {
+        for (const [index, target] of targets.entries()) {
+          const begun = index === 0 ? await ahead : undefined;
+          ahead = undefined;
+          claimed += await this.runBatch(target, begun);
+          if (this.stopped) {
+            break;
           }
-          if (failures > 0) {
-            this.config.logger.info(`batches succeed again after ${failures} failed attempt(s)`);
-          }
-          failures = 0;
-        } catch (error) {
-          if (this.once || this.aborting.signal.aborted) {
-            throw error;
-          }
-          // Not the user's input: the database went away, or a statement failed. Keep the worker
-          // up, say so once per failure, and try again after a growing delay.
-          failures++;
-          const delay = Math.min(30_000, 500 * 2 ** (failures - 1));
-          if (failures === 1) {
-            // One line per outage, not one per attempt.
-            this.config.logger.error(
-              `batch failed: ${error instanceof Error ? error.message : String(error)}; retrying until it succeeds`,
-            );
-          }
-          await this.wakeUp.wait(delay, this.wakeUp.generation);
-          continue;
         }
-        if (claimed === 0) {
-          if (this.once) {
-            return;
-          }
-          ahead = targets[0]?.processor.begin().catch(() => undefined);
-          this.markIdle(true);
-          await this.wakeUp.wait(this.config.pollInterval, generation);
-          this.markIdle(false);
+        if (failures > 0) {
+          this.config.logger.info(`batches succeed again after ${failures} failed attempt(s)`);
         }
+        failures = 0;
+      } catch (error) {
+        if (this.once || this.aborting.signal.aborted) {
+          throw error;
+        }
+        // Not the user's input: the database went away, or a statement failed. Keep the worker
+        // up, say so once per failure, and try again after a growing delay.
+        failures++;
+        const delay = Math.min(30_000, 500 * 2 ** (failures - 1));
+        if (failures === 1) {
+          // One line per outage, not one per attempt.
+          this.config.logger.error(
+            `batch failed: ${error instanceof Error ? error.message : String(error)}; retrying until it succeeds`,
+          );
+        }
+        await this.wakeUp.wait(delay, this.wakeUp.generation);
+        continue;
       }
-    } finally {
-      const begun = await ahead;
-      await begun?.rollback().catch(() => undefined);
+      if (claimed === 0) {
+        if (this.once) {
+          return;
+        }
+        ahead = targets[0]?.processor.begin().catch(() => undefined);
+        this.markIdle(true);
+        await this.wakeUp.wait(this.config.pollInterval, generation);
+        this.markIdle(false);
+      }
     }
+    // Stopped while waiting: the transaction begun for the next batch is not needed.
+    await (await ahead)?.rollback().catch(() => undefined);
   }
 
   /** One batch of one model, within the remaining limit. Returns the events it claimed. */
