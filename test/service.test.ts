@@ -83,8 +83,10 @@ describe('events:process as a service', () => {
               .getConnection()
               .execute<{ pid: number; xid: string | null; xmin: string | null }[]>(
                 `select pid, backend_xid as xid, backend_xmin as xmin from pg_stat_activity
-               where datname = current_database() and state = 'idle in transaction'`,
+               where datname = current_database() and state = 'idle in transaction'
+                 and state_change < clock_timestamp() - interval '300 milliseconds'`,
               );
+            // Idle for a while: the loop's waiting transaction, not its first batch between statements.
             return rows.length === 1 ? rows[0] : undefined;
           },
           10_000,
