@@ -28,14 +28,23 @@ describe('events:process as a service', () => {
 
   const effectsOf = (event: TestEvent) => db.orm.em.fork().count(Effect, { eventId: event.id });
 
+  /** A service that polls only every minute, so that only a notification can wake it in time. */
+  async function startIdleService() {
+    const worker = startCli(['events:process', '--poll-interval', '60s', ...CONFIG], db.url);
+    const exited = finished(worker);
+    await waitForLine(worker, STARTED, 30_000, 'stderr').catch(error => {
+      worker.kill('SIGKILL');
+      throw error;
+    });
+    return { worker, exited };
+  }
+
   it(
     'an idle worker handles a newly committed event without waiting for the poll interval',
     { timeout: 60_000 },
     async () => {
-      const worker = startCli(['events:process', '--poll-interval', '60s', ...CONFIG], db.url);
-      const exited = finished(worker);
+      const { worker, exited } = await startIdleService();
       try {
-        await waitForLine(worker, STARTED, 30_000, 'stderr');
         const started = Date.now();
         const event = await addEvent('effect');
         await waitFor(() => effectsOf(event), 10_000, 'the effect of the new event');
@@ -48,10 +57,8 @@ describe('events:process as a service', () => {
   );
 
   it('still wakes after its LISTEN connection is killed', { timeout: 60_000 }, async () => {
-    const worker = startCli(['events:process', '--poll-interval', '60s', ...CONFIG], db.url);
-    const exited = finished(worker);
+    const { worker, exited } = await startIdleService();
     try {
-      await waitForLine(worker, STARTED, 30_000, 'stderr');
       const back = waitForLine(worker, /LISTEN connection is back/, 30_000, 'stderr');
       const [{ killed }] = await db.orm.em.getConnection().execute<{ killed: number }[]>(
         `select count(pg_terminate_backend(pid))::int as killed from pg_stat_activity
@@ -73,10 +80,8 @@ describe('events:process as a service', () => {
     'an idle worker waits in an empty transaction that holds no snapshot; killing it loses no wake-up',
     { timeout: 60_000 },
     async () => {
-      const worker = startCli(['events:process', '--poll-interval', '60s', ...CONFIG], db.url);
-      const exited = finished(worker);
+      const { worker, exited } = await startIdleService();
       try {
-        await waitForLine(worker, STARTED, 30_000, 'stderr');
         const waiting = await waitFor(
           async () => {
             const rows = await db.orm.em
