@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { EventsExtension } from 'mikro-orm-events';
+import { MikroORM } from '@mikro-orm/postgresql';
+import { EventsExtension, handlerRegistry, register, Worker } from 'mikro-orm-events';
 import { Effect, TestEvent, testEntities } from './fixtures/entities';
 import { finished, startCli, waitForLine } from './support/cli';
+import { silent } from './support/silentLogger';
 import { createTestDatabase, type TestDatabase } from './support/testDatabase';
 import { waitFor } from './support/waitFor';
 
@@ -109,6 +111,39 @@ describe('events:process as a service', () => {
       assert.doesNotMatch(result.stderr, /batch failed/);
     },
   );
+
+  it('keeps no waiting transaction when the pool has no connection to spare for it', async () => {
+    handlerRegistry.clear();
+    register(TestEvent, 'noop', function noop() {});
+    const waitingTransactions = async (poolMax: number) => {
+      const orm = await MikroORM.init({
+        clientUrl: db.url,
+        entities: testEntities,
+        pool: { min: 0, max: poolMax },
+        events: { logger: silent },
+      });
+      const worker = new Worker(orm, { pollInterval: 60_000 });
+      try {
+        await worker.start();
+        await worker.idle();
+        await new Promise(resolve => setTimeout(resolve, 500));
+        const [{ count }] = await db.orm.em.getConnection().execute<{ count: number }[]>(
+          `select count(*)::int as count from pg_stat_activity
+           where datname = current_database() and state = 'idle in transaction'`,
+        );
+        return count;
+      } finally {
+        await worker.stop();
+        await orm.close(true);
+      }
+    };
+    try {
+      assert.equal(await waitingTransactions(2), 1, 'a pool of 2 lends one to the waiting loop');
+      assert.equal(await waitingTransactions(1), 0, 'a pool of 1 keeps its connection free');
+    } finally {
+      handlerRegistry.clear();
+    }
+  });
 
   it('SIGTERM during a slow batch lets it finish and commit, then exits 0', { timeout: 60_000 }, async () => {
     const events = [

@@ -161,6 +161,14 @@ export class Worker {
     return new Promise(resolve => this.idleWaiters.push(resolve));
   }
 
+  /**
+   * Whether waiting loops may hold a pooled connection for their next batch: only if that leaves
+   * one for the rest of the application (knex's default pool has 10).
+   */
+  private get mayBeginAhead(): boolean {
+    return (this.orm.config.get('pool')?.max ?? 10) > this.config.concurrency;
+  }
+
   private get stopped(): boolean {
     return this.stopping.signal.aborted;
   }
@@ -206,7 +214,9 @@ export class Worker {
         if (this.once) {
           return;
         }
-        ahead = targets[0]?.processor.begin().catch(() => undefined);
+        if (this.mayBeginAhead) {
+          ahead = targets[0]?.processor.begin().catch(() => undefined);
+        }
         this.markIdle(true);
         await this.wakeUp.wait(this.config.pollInterval, generation);
         this.markIdle(false);
