@@ -172,6 +172,31 @@ describe("flush: 'batch'", () => {
     assert.deepEqual(failed.completedHandlers, []);
   });
 
+  it('events a handler creates wait like any new entity, and a later batch processes them', async () => {
+    register(
+      TestEvent,
+      'created',
+      function followUp(event, ctx) {
+        ctx.em.create(TestEvent, { type: 'followed', parameters: { after: event.id } });
+      },
+      { flush: 'batch' },
+    );
+    const followed: string[] = [];
+    register(TestEvent, 'followed', function record(event) {
+      followed.push(String(event.parameters.after));
+    });
+    const events = await addEvents(['a', 'b']);
+
+    const result = await processEvents(db.orm, { batchSize: 10 });
+
+    assert.equal(result.batches, 2);
+    assert.equal(result.processed, 4);
+    assert.deepEqual(
+      followed,
+      events.map(event => event.id),
+    );
+  });
+
   it('refuses an unknown flush option', () => {
     assert.throws(
       () =>
