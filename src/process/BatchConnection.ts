@@ -74,22 +74,22 @@ export class BatchConnection {
     return result.rows;
   }
 
-  /** A handler starts: whatever it sends from now on is isolated in a savepoint. */
-  beforeHandler(): void {
+  /** A handler (or the batch's combined insert) starts: what it sends is isolated in a savepoint. */
+  isolate(): void {
     this.isolating = true;
     this.sent = false;
   }
 
-  /** The handler succeeded: its statements, if any, join the batch. */
-  afterSuccess(): void {
+  /** It succeeded: the statements it sent, if any, join the batch. */
+  keep(): void {
     this.isolating = false;
   }
 
   /**
-   * The handler failed: undoes whatever it sent, including a failed statement's abort of the
-   * transaction. The savepoint stays open for the next handler.
+   * It failed: undoes whatever it sent, including a failed statement's abort of the transaction.
+   * The savepoint stays open for the next handler.
    */
-  async afterFailure(): Promise<void> {
+  async undo(): Promise<void> {
     this.isolating = false;
     if (this.sent) {
       await this.original.call(this.connection, `rollback to savepoint ${SAVEPOINT}`);

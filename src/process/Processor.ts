@@ -176,14 +176,14 @@ export class Processor {
     if (entities.length === 0) {
       return;
     }
-    batch.connection.beforeHandler();
+    batch.connection.isolate();
     try {
       await flushInserts(batch.em, entities);
-      batch.connection.afterSuccess();
+      batch.connection.keep();
       return;
     } catch {
       this.abortSignal.throwIfAborted();
-      await batch.connection.afterFailure();
+      await batch.connection.undo();
     }
     for (const { handler, attempt } of deferred) {
       attempt.completed.splice(attempt.completed.indexOf(handler.name), 1);
@@ -262,7 +262,7 @@ export class Processor {
       },
       logger: this.config.logger,
     };
-    batch.connection.beforeHandler();
+    batch.connection.isolate();
     let failure: Failure | undefined;
     let inserts: object[] | undefined;
     try {
@@ -285,11 +285,11 @@ export class Processor {
     if (failure) {
       // The handler's writes vanish, and a DB error it hit no longer aborts the batch
       // transaction. If this fails, the connection is gone: the batch fails.
-      await batch.connection.afterFailure();
+      await batch.connection.undo();
       attempt.failures.push(failure);
       return;
     }
-    batch.connection.afterSuccess();
+    batch.connection.keep();
     attempt.completed.push(handler.name);
     if (inserts && inserts.length > 0) {
       batch.deferred.push({ handler, attempt, entities: inserts });

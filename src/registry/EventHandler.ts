@@ -6,8 +6,9 @@ import type { EventModel } from '../model/EventModel';
 export interface HandlerContext {
   /**
    * An EntityManager bound to this handler's savepoint inside the batch transaction. Writes made
-   * through it are flushed when the handler returns and commit atomically with the event's flags;
-   * they are rolled back if the handler throws.
+   * through it are flushed when the handler returns (new entities of a `flush: 'batch'` handler:
+   * at the end of the batch) and commit atomically with the event's flags; they are rolled back
+   * if the handler throws.
    */
   em: EntityManager;
   /** 1 on the first try of the event, 2 on its first retry, and so on. */
