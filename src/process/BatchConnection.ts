@@ -15,8 +15,8 @@ const SAVEPOINT = 'mikro_orm_events_handler';
  *
  * A handler gets a savepoint only if it sends a statement: while one runs, every statement that
  * reaches the connection (whatever sent it: MikroORM, knex, a service) is preceded by the
- * savepoint, opened once. Handlers that send nothing (most of them: they only create entities,
- * flushed when they return, or not at all) cost no statement, and a failure of theirs has
+ * savepoint, opened once. Handlers that send nothing (they call out, or log, or create entities
+ * that wait for the batch's combined insert) cost no statement, and a failure of theirs has
  * nothing to undo. The savepoint of a handler that succeeded is released by the statement that
  * opens the next one (`release savepoint …; savepoint …`), or by COMMIT.
  *
