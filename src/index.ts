@@ -31,7 +31,8 @@ export {
 export type { EntityChange } from './emit/EntityChange';
 export { EVENTS_CHANNEL } from './sql/notifyChannel';
 export { eventStats, type ModelStats, type TypeStats } from './ops/eventStats';
-export { requeueEvents, type ModelCount, type RequeueOptions } from './ops/requeueEvents';
+export type { ModelCount } from './ops/changeEvents';
+export { requeueEvents, type RequeueOptions } from './ops/requeueEvents';
 export { purgeEvents, type PurgeOptions } from './ops/purgeEvents';
 export type { EventFilter } from './ops/EventFilter';
 export { createDashboard, type DashboardOptions } from './dashboard/createDashboard';

@@ -1,5 +1,6 @@
 import { CLIHelper } from '@mikro-orm/cli';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import { poolMax } from '../config';
 import { type ProcessEventsResult, Worker } from '../process/Worker';
 import { parseDuration, parseList, parsePositiveInteger } from './parseFlags';
 import { withOrm, type ConfigArgs } from './openOrm';
@@ -70,10 +71,10 @@ export class ProcessEventsCommand implements CommandModule<object, ProcessArgs> 
     await withOrm(
       args,
       async orm => {
-        const poolMax = orm.config.get('pool')?.max ?? 10;
-        if ((options.concurrency ?? 1) > poolMax) {
+        const pool = poolMax(orm.config);
+        if ((options.concurrency ?? 1) > pool) {
           console.error(
-            `[events] warning: --concurrency ${options.concurrency} exceeds the connection pool's max (${poolMax})`,
+            `[events] warning: --concurrency ${options.concurrency} exceeds the connection pool's max (${pool})`,
           );
         }
         await run(new Worker(orm, options));

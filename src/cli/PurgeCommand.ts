@@ -1,8 +1,8 @@
-import { CLIHelper } from '@mikro-orm/cli';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { EventsError } from '../EventsError';
 import { purgeEvents } from '../ops/purgeEvents';
 import { type ConfigArgs, withOrm } from './openOrm';
+import { printCounts } from './printCounts';
 import { parseDuration } from './parseFlags';
 
 interface PurgeArgs extends ConfigArgs {
@@ -42,9 +42,6 @@ export class PurgeCommand implements CommandModule<object, PurgeArgs> {
         dryRun: args.dryRun,
       }),
     );
-    const verb = args.dryRun ? 'Would delete' : 'Deleted';
-    for (const { model, count } of counts) {
-      CLIHelper.dump(`${verb} ${count} ${model} events`);
-    }
+    printCounts(args.dryRun ? 'Would delete' : 'Deleted', counts);
   }
 }

@@ -1,7 +1,7 @@
-import { CLIHelper } from '@mikro-orm/cli';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { requeueEvents } from '../ops/requeueEvents';
 import { type ConfigArgs, withOrm } from './openOrm';
+import { printCounts } from './printCounts';
 import { parseDuration, parseList } from './parseFlags';
 
 interface RequeueArgs extends ConfigArgs {
@@ -49,9 +49,6 @@ export class RequeueCommand implements CommandModule<object, RequeueArgs> {
       dryRun: args.dryRun,
     };
     const counts = await withOrm(args, orm => requeueEvents(orm, options));
-    const verb = args.dryRun ? 'Would requeue' : 'Requeued';
-    for (const { model, count } of counts) {
-      CLIHelper.dump(`${verb} ${count} ${model} events`);
-    }
+    printCounts(args.dryRun ? 'Would requeue' : 'Requeued', counts);
   }
 }

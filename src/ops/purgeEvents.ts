@@ -2,7 +2,7 @@ import type { MikroORM } from '@mikro-orm/core';
 import { positiveInteger } from '../config';
 import { rawQuery } from '../sql/rawQuery';
 import { eventTables } from './eventTables';
-import type { ModelCount } from './requeueEvents';
+import type { ModelCount } from './changeEvents';
 
 export interface PurgeOptions {
   /** Delete events processed more than this many milliseconds ago. Required. */

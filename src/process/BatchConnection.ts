@@ -7,6 +7,9 @@ interface PgConnection {
   query: Query;
 }
 
+/** Prepared statement names by SQL text, so a statement is hashed once, not per batch. */
+const statementNames = new Map<string, string>();
+
 /** The name every savepoint of the batch takes; at most one is open at a time. */
 const SAVEPOINT = 'mikro_orm_events_handler';
 
@@ -67,7 +70,11 @@ export class BatchConnection {
    * parses and plans it once per connection rather than once per batch ($1, $2… placeholders).
    */
   async prepared(text: string, values: unknown[]): Promise<Record<string, unknown>[]> {
-    const name = `mikro_orm_events_${createHash('sha1').update(text).digest('hex').slice(0, 16)}`;
+    let name = statementNames.get(text);
+    if (name === undefined) {
+      name = `mikro_orm_events_${createHash('sha1').update(text).digest('hex').slice(0, 16)}`;
+      statementNames.set(text, name);
+    }
     const result = (await this.original.call(this.connection, { name, text, values })) as {
       rows: Record<string, unknown>[];
     };

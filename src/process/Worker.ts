@@ -1,6 +1,7 @@
 import type { EntityManager, EntityMetadata, MikroORM } from '@mikro-orm/core';
 import {
   type EventsOptions,
+  poolMax,
   positiveInteger,
   type ResolvedEventsConfig,
   resolveEventsConfig,
@@ -163,10 +164,10 @@ export class Worker {
 
   /**
    * Whether waiting loops may hold a pooled connection for their next batch: only if that leaves
-   * one for the rest of the application (knex's default pool has 10).
+   * one for the rest of the application.
    */
   private get mayBeginAhead(): boolean {
-    return (this.orm.config.get('pool')?.max ?? 10) > this.config.concurrency;
+    return poolMax(this.orm.config) > this.config.concurrency;
   }
 
   private get stopped(): boolean {
