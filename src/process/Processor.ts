@@ -85,7 +85,7 @@ export class Processor {
   /**
    * Begins a batch transaction. A worker waiting for work begins its next batch's transaction
    * ahead, so that a woken worker claims with a single statement: the transaction has run
-   * nothing yet, so it holds no snapshot, no lock and no transaction id, and keeps nothing from
+   * nothing yet, so it holds no snapshot, no table or row lock and no transaction id, and keeps nothing from
    * VACUUM. (The claim compares `runAt` with `statement_timestamp()`, not the transaction's
    * `now()`, for that reason.)
    */
