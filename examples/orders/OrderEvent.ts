@@ -10,6 +10,7 @@ export class OrderEvent extends EventModel<OrderEventType> {
   @ManyToOne({ entity: () => Order, nullable: true, deleteRule: 'set null' })
   order?: Order | null;
 
+  // `declare`, not `override type!:`, which is error TS2612 under useDefineForClassFields.
   @Enum({ items: OrderEvents.values, type: 'string', length: 128 })
-  override type!: OrderEventType;
+  declare type: OrderEventType;
 }

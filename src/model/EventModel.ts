@@ -14,9 +14,13 @@ export const EVENT_TYPE_MAX_LENGTH = 128;
  *   order?: Order;
  *
  *   @Enum({ items: OrderEvents.values, type: 'string', length: 128 })
- *   override type!: OrderEventType;
+ *   declare type: OrderEventType;
  * }
  * ```
+ *
+ * `declare` (not `override type!:`) re-declares `type` for MikroORM without emitting a class
+ * field, so it compiles and behaves the same whether `useDefineForClassFields` is on (the default
+ * from target ES2022) or off; `override type!:` is error TS2612 when it is on.
  *
  * Every property states its `type` explicitly, so the entity works under toolchains that emit
  * no decorator metadata (tsx, esbuild) as well as under tsc, ts-node and SWC.
