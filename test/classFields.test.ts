@@ -18,7 +18,7 @@ describe('the event model pattern under both class-field semantics', () => {
   const databases: TestDatabase[] = [];
   const out = (name: string) => join(root, '.tmp', `class-fields-${name}-${process.pid}`);
   after(async () => {
-    for (const name of ['tsc-true', 'tsc-false', 'tsx']) {
+    for (const name of ['tsc-true', 'tsc-false', 'tsx', 'SWC']) {
       rmSync(out(name), { recursive: true, force: true });
     }
     await Promise.all(databases.map(db => db.close()));
@@ -83,13 +83,17 @@ describe('the event model pattern under both class-field semantics', () => {
     );
   }
 
-  it(
-    'the same app run by tsx (esbuild) with useDefineForClassFields true',
-    { timeout: 120_000 },
-    async () => {
-      // esbuild must keep the decorator of a `declare` field, which emits no field of its own.
-      const tsconfig = join(out('tsx'), 'tsconfig.json');
-      mkdirSync(out('tsx'), { recursive: true });
+  // tsx (esbuild) and SWC must keep the decorator of a `declare` field, which emits no field of its
+  // own. Each reads its compiler options from this tsconfig.
+  const transpilers: [name: string, args: string[], env: (tsconfig: string) => NodeJS.ProcessEnv][] = [
+    ['tsx (esbuild)', ['--import', 'tsx', APP], tsconfig => ({ TSX_TSCONFIG_PATH: tsconfig })],
+    ['SWC', ['-r', '@swc-node/register', APP], tsconfig => ({ SWC_NODE_PROJECT: tsconfig })],
+  ];
+  for (const [name, args, env] of transpilers) {
+    it(`the same app run by ${name} with useDefineForClassFields true`, { timeout: 120_000 }, async () => {
+      const dir = out(name.split(' ')[0]);
+      const tsconfig = join(dir, 'tsconfig.json');
+      mkdirSync(dir, { recursive: true });
       writeFileSync(
         tsconfig,
         JSON.stringify({
@@ -98,7 +102,7 @@ describe('the event model pattern under both class-field semantics', () => {
           include: [join(root, APP)],
         }),
       );
-      await run('tsx', ['--import', 'tsx', APP], true, { TSX_TSCONFIG_PATH: tsconfig });
-    },
-  );
+      await run(name, args, true, env(tsconfig));
+    });
+  }
 });
