@@ -99,7 +99,7 @@ describe('an app compiled by tsc', () => {
     db = await createTestDatabase(__filename, [InvoiceEvent, Receipt]);
   });
   after(async () => {
-    if (!process.env.KEEP_TMP) rmSync(base, { recursive: true, force: true });
+    rmSync(base, { recursive: true, force: true });
     await db.close();
   });
 
