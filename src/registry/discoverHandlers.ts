@@ -79,7 +79,8 @@ export async function discoverHandlers(sources: HandlerSources): Promise<string[
       // Once per process, like the import itself: stats and the dashboard discover on each call.
       reported.add(processors);
       logger.warn(
-        `event app "${app}" has no events/processors module: looked for ${found.lookedAt.join(', ')}`,
+        `event app "${app}" has no events/processors module: looked for ${found.lookedAt.join(', ')}` +
+          (found.problem ? ` (and not for a compiled module: ${found.problem})` : ''),
       );
     }
   }
@@ -117,10 +118,11 @@ class ModuleFinder {
   ) {}
 
   /**
-   * The module for a path given with or without its extension (or a folder's index), and the
-   * patterns looked at. Throws when the only module there is TypeScript that cannot be loaded.
+   * The module for a path given with or without its extension (or a folder's index), the
+   * patterns looked at, and why no compiled module could be looked for. Throws when the only
+   * module there is TypeScript that cannot be loaded.
    */
-  find(path: string): { file?: string; lookedAt: string[] } {
+  find(path: string): { file?: string; lookedAt: string[]; problem?: string } {
     const loadable = this.typescript ? [...TS_EXTENSIONS, ...JS_EXTENSIONS] : JS_EXTENSIONS;
     const lookedAt = [describe(path, loadable)];
     const file = findModule(path, loadable);
@@ -144,7 +146,7 @@ class ModuleFinder {
           : counterpart.problem,
       );
     }
-    return { lookedAt };
+    return 'problem' in counterpart ? { lookedAt, problem: counterpart.problem } : { lookedAt };
   }
 
   private counterpart(source: string): Counterpart {
