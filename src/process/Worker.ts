@@ -319,12 +319,18 @@ export class Worker {
   private async unhandledTypes(): Promise<string> {
     const em = this.orm.em.fork();
     const unhandled: string[] = [];
-    for (const meta of selectEventModels(this.orm.getMetadata(), this.options.model)) {
-      const types = await pendingTypes(em, new EventTable(meta, em));
-      const missing = handlerRegistry.unhandledTypes(meta.class, types);
-      if (missing.length > 0) {
-        unhandled.push(`${meta.className} ${missing.join(', ')}`);
+    try {
+      for (const meta of selectEventModels(this.orm.getMetadata(), this.options.model)) {
+        const types = await pendingTypes(em, new EventTable(meta, em));
+        const missing = handlerRegistry.unhandledTypes(meta.class, types);
+        if (missing.length > 0) {
+          unhandled.push(`${meta.className} ${missing.join(', ')}`);
+        }
       }
+    } catch {
+      // A note on the start line must not stop a service whose database is briefly away: its
+      // batch loops wait for the database and say so.
+      return '; types without a handler: not known, the database did not answer';
     }
     return unhandled.length > 0 ? `; types without a handler stay pending: ${unhandled.join('; ')}` : '';
   }
