@@ -125,4 +125,19 @@ export class EventsError extends Error {
       'INVALID_PARAMETERS',
     );
   }
+
+  static uncompiledHandlerModule(file: string, reason: string): EventsError {
+    return new EventsError(
+      `Cannot load the event handler module ${file}: it is TypeScript, the app runs as compiled JavaScript, and the module tsc compiled from it was not found (${reason}). Set compilerOptions.rootDir and outDir in the tsconfig that events.tsConfig names (default: tsconfig.json) and build the app with tsc, or run the app from its sources under a TypeScript loader (tsx, ts-node)`,
+      'UNCOMPILED_HANDLER_MODULE',
+    );
+  }
+
+  static noHandlers(models: string[], modules: string[]): EventsError {
+    const imported = modules.length > 0 ? modules.join(', ') : 'none';
+    return new EventsError(
+      `No handler is registered for ${models.join(', ')} (handler modules imported: ${imported}): check events.eventApps and events.handlers, or start the worker on a model that has handlers`,
+      'NO_HANDLERS',
+    );
+  }
 }

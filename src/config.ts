@@ -19,15 +19,27 @@ import type { EventsHooks } from './process/EventsHooks';
 export interface EventsOptions {
   /**
    * App folders, relative to the config's `baseDir`, whose `events/processors` module registers
-   * handlers (the seed's `EVENT_APPS`). An app without that module is skipped.
+   * handlers (the seed's `EVENT_APPS`). Name the source folders (`src/orders`): under a TypeScript
+   * loader the `.ts` module is imported; compiled by tsc and run by Node, the `.js` that tsc wrote
+   * for it (under the tsconfig's `outDir`, by its `rootDir`; see `tsConfig`). An app without the
+   * module is a warning naming the paths looked at; a TypeScript module with no compiled
+   * counterpart, or one that throws, stops startup with its file name.
    * @default []
    */
   eventApps?: string[];
   /**
-   * Further modules that register handlers, relative to `baseDir`. Each must exist.
+   * Further modules that register handlers, relative to `baseDir`, found like `eventApps`'
+   * modules. Each must exist.
    * @default []
    */
   handlers?: string[];
+  /**
+   * The tsconfig that compiled the app, relative to `baseDir`. Its `compilerOptions.rootDir` and
+   * `outDir` say where the compiled handler modules are; read only when a `.ts` handler module
+   * cannot be loaded (no TypeScript loader is active).
+   * @default 'tsconfig.json'
+   */
+  tsConfig?: string;
   /**
    * The tsyringe container that class handlers are resolved from (through a child per batch).
    * @default tsyringe's global `container`
@@ -112,6 +124,7 @@ export interface ResolvedEventsConfig {
   baseDir: string;
   eventApps: string[];
   handlers: string[];
+  tsConfig: string;
   container: DependencyContainer;
   batchSize: number;
   autoEmit: AutoEmitDefinition[];
@@ -137,6 +150,7 @@ export function resolveEventsConfig(
     baseDir: config.get('baseDir') ?? process.cwd(),
     eventApps: checkPaths('events.eventApps', options.eventApps),
     handlers: checkPaths('events.handlers', options.handlers),
+    tsConfig: checkPath('events.tsConfig', options.tsConfig ?? 'tsconfig.json'),
     container: options.container ?? globalContainer,
     batchSize: positiveInteger('batchSize', options.batchSize ?? 100),
     autoEmit: checkArray('events.autoEmit', options.autoEmit),
@@ -184,6 +198,13 @@ function checkPaths(name: string, value: unknown): string[] {
   }
   if (!Array.isArray(value) || value.some(item => typeof item !== 'string' || item.length === 0)) {
     throw EventsError.invalidOption(name, value, 'an array of paths');
+  }
+  return value;
+}
+
+function checkPath(name: string, value: unknown): string {
+  if (typeof value !== 'string' || value.length === 0) {
+    throw EventsError.invalidOption(name, value, 'a path');
   }
   return value;
 }

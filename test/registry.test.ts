@@ -5,6 +5,7 @@ import { afterEach, describe, it } from 'node:test';
 import { discoverHandlers, EventsError, handlerRegistry, register } from 'mikro-orm-events';
 import { injectable } from 'tsyringe';
 import { AuditEvent, TestEvent, Widget } from './fixtures/entities';
+import { silent } from './support/silentLogger';
 
 const fixtures = resolve(__dirname, 'fixtures');
 
@@ -67,13 +68,22 @@ describe('handler registry', () => {
 describe('discovery', () => {
   afterEach(() => handlerRegistry.clear());
 
-  it('imports the events/processors module of each event app and skips apps without one', async () => {
+  it('imports the events/processors module of each event app and warns of an app without one, naming the path looked at', async () => {
+    const warnings: string[] = [];
     const files = await discoverHandlers({
       baseDir: fixtures,
       eventApps: ['apps/good', 'apps/empty'],
       handlers: [],
+      logger: { ...silent, warn: message => warnings.push(message) },
     });
     assert.deepEqual(files, [resolve(fixtures, 'apps/good/events/processors.ts')]);
+    assert.equal(warnings.length, 1, warnings.join('\n'));
+    assert.ok(
+      warnings[0].startsWith(
+        `event app "apps/empty" has no events/processors module: looked for ${resolve(fixtures, 'apps/empty/events/processors')}{.ts,`,
+      ),
+      warnings[0],
+    );
     assert.deepEqual(
       handlerRegistry.get(TestEvent, 'discovered').map(handler => handler.name),
       ['discoveredHandler'],

@@ -53,7 +53,10 @@ const MAX_BODY = 1 << 20;
  */
 export function createDashboard(orm: MikroORM, options: DashboardOptions = {}): Handler {
   const csrf = randomBytes(24).toString('hex');
-  const handlersLoaded = discoverHandlers(resolveEventsConfig(orm.config));
+  const handlersLoaded = discoverHandlers({
+    ...resolveEventsConfig(orm.config),
+    models: eventModels(orm.getMetadata()).map(meta => meta.class),
+  });
   handlersLoaded.catch(() => undefined);
 
   return (req, res, next) => {

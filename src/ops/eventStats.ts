@@ -1,5 +1,6 @@
 import type { MikroORM } from '@mikro-orm/core';
 import { resolveEventsConfig } from '../config';
+import { eventModels } from '../process/eventModels';
 import { discoverHandlers } from '../registry/discoverHandlers';
 import { handlerRegistry } from '../registry/HandlerRegistry';
 import { rawQuery } from '../sql/rawQuery';
@@ -38,7 +39,7 @@ export interface ModelStats {
  */
 export async function eventStats(orm: MikroORM, options: { model?: string } = {}): Promise<ModelStats[]> {
   const config = resolveEventsConfig(orm.config);
-  await discoverHandlers(config);
+  await discoverHandlers({ ...config, models: eventModels(orm.getMetadata()).map(meta => meta.class) });
   const result: ModelStats[] = [];
   for (const table of eventTables(orm, options.model)) {
     const { column: c } = table;
@@ -67,7 +68,10 @@ export async function eventStats(orm: MikroORM, options: { model?: string } = {}
     result.push({
       model: table.meta.className,
       types,
-      unhandledTypes: types.filter(type => !type.hasHandler).map(type => type.type),
+      unhandledTypes: handlerRegistry.unhandledTypes(
+        table.meta.class,
+        types.map(type => type.type),
+      ),
     });
   }
   return result;

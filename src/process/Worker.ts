@@ -13,7 +13,9 @@ import { discoverHandlers } from '../registry/discoverHandlers';
 import { handlerRegistry } from '../registry/HandlerRegistry';
 import { eventModels, selectEventModels } from './eventModels';
 import { NotificationListener } from './NotificationListener';
+import { pendingTypes } from './pendingTypes';
 import { Processor } from './Processor';
+import { EventTable } from '../sql/EventTable';
 import { EVENTS_CHANNEL } from '../sql/notifyChannel';
 import { WakeUp } from './WakeUp';
 
@@ -112,14 +114,18 @@ export class Worker {
       throw new Error('this worker was already started');
     }
     this.started = performance.now();
-    await discoverHandlers(this.config);
-    const targets = this.plan();
+    const modules = await discoverHandlers({
+      ...this.config,
+      models: eventModels(this.orm.getMetadata()).map(meta => meta.class),
+    });
+    const targets = this.plan(modules);
     if (!this.once) {
       this.listener = new NotificationListener(this.orm, () => this.wakeUp.notify(), this.config.logger);
       await this.listener.start();
-      const models = targets.map(target => target.processor.meta.className).join(', ') || 'none';
+      const models = targets.map(target => target.processor.meta.className).join(', ');
       this.config.logger.info(
-        `worker started: ${this.config.concurrency} batch loop(s) on ${models}, listening on ${EVENTS_CHANNEL}`,
+        `worker started: ${this.config.concurrency} batch loop(s) on ${models}, listening on ${EVENTS_CHANNEL}` +
+          (await this.unhandledTypes()),
       );
     }
     const loops = Array.from({ length: this.config.concurrency }, () => this.loop(targets));
@@ -267,9 +273,10 @@ export class Worker {
 
   /**
    * The event models to work on, each with the types to claim: those with a registered handler,
-   * narrowed to `options.types`. A requested type that no selected model handles is an error.
+   * narrowed to `options.types`. A requested type that no selected model handles is an error, and
+   * so is a worker with nothing to do: no handler for any selected model.
    */
-  private plan(): Target[] {
+  private plan(modules: string[]): Target[] {
     // Handlers registered for an event model this ORM does not know would never run.
     const known = new Set(eventModels(this.orm.getMetadata()).map(meta => meta.class));
     const stray = handlerRegistry.keys().find(key => !known.has(key.model));
@@ -290,12 +297,42 @@ export class Worker {
         }
       }
     }
-    return models
+    const targets = models
       .map(({ meta, types }) => ({
         processor: this.processor(meta),
         types: requested ? types.filter(type => requested.includes(type)) : types,
       }))
       .filter(target => target.types.length > 0);
+    if (targets.length === 0) {
+      throw EventsError.noHandlers(
+        models.map(model => model.meta.className),
+        modules,
+      );
+    }
+    return targets;
+  }
+
+  /**
+   * For the start line: the types of the selected models, pending in their tables or declared in
+   * their catalogues, that have no handler and so stay pending (as `events:stats` shows them).
+   */
+  private async unhandledTypes(): Promise<string> {
+    const em = this.orm.em.fork();
+    const unhandled: string[] = [];
+    try {
+      for (const meta of selectEventModels(this.orm.getMetadata(), this.options.model)) {
+        const types = await pendingTypes(em, new EventTable(meta, em));
+        const missing = handlerRegistry.unhandledTypes(meta.class, types);
+        if (missing.length > 0) {
+          unhandled.push(`${meta.className} ${missing.join(', ')}`);
+        }
+      }
+    } catch {
+      // A note on the start line must not stop a service whose database is briefly away: its
+      // batch loops wait for the database and say so.
+      return '; types without a handler: not known, the database did not answer';
+    }
+    return unhandled.length > 0 ? `; types without a handler stay pending: ${unhandled.join('; ')}` : '';
   }
 
   private processor(meta: EntityMetadata<EventModel>): Processor {

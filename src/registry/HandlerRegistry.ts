@@ -38,6 +38,15 @@ export class HandlerRegistry {
     return [...(this.byModel.get(model)?.keys() ?? [])];
   }
 
+  /**
+   * Those of `types` that have no handler for `model`, each once, in the order given: events of
+   * these types stay pending.
+   */
+  unhandledTypes(model: EventModelClass, types: Iterable<string>): string[] {
+    const handled = this.byModel.get(model);
+    return [...new Set(types)].filter(type => !handled?.has(type));
+  }
+
   /** Every registered key. */
   keys(): { model: EventModelClass; type: string }[] {
     return [...this.byModel].flatMap(([model, byType]) => [...byType.keys()].map(type => ({ model, type })));
