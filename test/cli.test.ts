@@ -91,6 +91,40 @@ describe('the mikro-orm-events CLI', () => {
     assert.equal((await check.findOneOrFail(Order, small.id)).status, 'paid');
   });
 
+  it('a duration without a unit, in every flag that takes one, is one line and exit code 2, and changes nothing', async () => {
+    // Runs after the drain above: processed events that --older-than 30 (read as 30 ms) would
+    // purge or requeue, and a due event that a worker would process.
+    const em = db.orm.em.fork();
+    em.create(OrderEvent, {
+      order: await em.findOneOrFail(Order, { customer: 'Ada' }),
+      type: OrderEvents.CREATED,
+    });
+    await em.flush();
+    const snapshot = () =>
+      db.orm.em
+        .fork()
+        .getConnection()
+        .execute('select id, processed, error, attempts, completed_handlers from order_event order by id');
+    const before = await snapshot();
+    assert.ok(before.some(row => row.processed) && before.some(row => !row.processed));
+
+    for (const [args, flag, value] of [
+      [['events:purge', '--older-than', '30'], '--older-than', '30'],
+      [['events:purge', '--older-than', '30', '--include-failed'], '--older-than', '30'],
+      [['events:requeue', '--older-than', '30'], '--older-than', '30'],
+      [['events:process', '--once', '--poll-interval', '30'], '--poll-interval', '30'],
+      [['events:process', '--once', '--poll-interval=1.5'], '--poll-interval', '1.5'],
+    ] as const) {
+      assertUsageError(
+        await runCli([...args], db.url),
+        new RegExp(
+          `^Error: Invalid value for ${flag}: '${value.replace('.', '\\.')}' needs a unit: ms, s, m, h or d`,
+        ),
+      );
+    }
+    assert.deepEqual(await snapshot(), before);
+  });
+
   it('a bad flag, a bad value, an unknown model, a model that is not an EventModel or an unhandled type: one line and exit code 2', async () => {
     assertUsageError(
       await runCli(['events:process', '--once', '--bogus'], db.url),
