@@ -4,6 +4,25 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { postgresBinaries, type PostgresBinaries } from './postgresBinaries';
 
+/** The servers of this process that are running, for `onSignal`. */
+const running = new Set<PostgresServer>();
+const SIGNALS: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+
+/**
+ * A signal that ends this process would leave its servers running, holding their ports and
+ * directories. When nothing else listens for the signal, they are stopped and removed first, and
+ * the process then ends by the same signal. When something else listens, it owns the signal.
+ */
+function onSignal(signal: NodeJS.Signals): void {
+  if (process.listenerCount(signal) > 1) {
+    return;
+  }
+  void Promise.allSettled([...running].map(server => server.remove())).then(() => {
+    process.off(signal, onSignal);
+    process.kill(process.pid, signal);
+  });
+}
+
 /** How to set a throwaway server up. */
 export interface PostgresServerOptions {
   port: number;
@@ -77,6 +96,10 @@ export class PostgresServer {
     // A server left running by a process that ends without stopping it would hold its port and
     // its directory: SIGINT asks for a fast shutdown, which needs no waiting here.
     process.once('exit', this.stopOnExit);
+    if (running.size === 0) {
+      SIGNALS.forEach(signal => process.on(signal, onSignal));
+    }
+    running.add(this);
     return new Promise((resolve, reject) => {
       let log = '';
       child.stderr!.on('data', chunk => {
@@ -98,6 +121,9 @@ export class PostgresServer {
     const child = this.process;
     this.process = undefined;
     process.off('exit', this.stopOnExit);
+    if (running.delete(this) && running.size === 0) {
+      SIGNALS.forEach(signal => process.off(signal, onSignal));
+    }
     if (!child || child.exitCode !== null || child.signalCode !== null) {
       return;
     }

