@@ -41,18 +41,7 @@ export function actionButtons(what: string): string {
 <button name="action" value="delete" data-confirm="Delete ${esc(what)}? This cannot be undone.">Delete</button></div>`;
 }
 
-/** The state of a stored event row, as the filters name it. @internal */
-export function rowState(processed: unknown, error: unknown, runAt: unknown): string {
-  if (processed) {
-    return error ? 'dead' : 'processed';
-  }
-  if (error) {
-    return 'retrying';
-  }
-  return runAt instanceof Date && runAt.getTime() > Date.now() ? 'scheduled' : 'pending';
-}
-
 /** A date as ISO text without milliseconds, or a dash. @internal */
-export function when(value: unknown): string {
-  return value instanceof Date ? value.toISOString().replace(/\.\d{3}Z$/, 'Z') : '–';
+export function when(value: Date | null): string {
+  return value ? value.toISOString().replace(/\.\d{3}Z$/, 'Z') : '–';
 }
