@@ -20,12 +20,17 @@ import { AGES, eventListPage } from './eventListPage';
 import { eventDetailPage } from './eventDetailPage';
 import { layout, type PageContext } from './layout';
 import { overviewFragment } from './overviewPage';
+import { readForm } from './readForm';
+import { requestPath, type RequestPath } from './requestPath';
 
 export interface DashboardOptions {
   /**
-   * The path the dashboard is mounted under, for its links. Express, Fastify (via middie) and
-   * Nest set `req.baseUrl`, which is used when this is not given.
-   * @default ''
+   * The path the dashboard is served under, as the browser sees it: its links and its cookie use
+   * it. When it is not given, `req.baseUrl` is used, which Express sets when the dashboard is
+   * mounted with `app.use(path, …)`. Give it under Nest's `MiddlewareConsumer` (with the global
+   * prefix, if any): there a request's URL can still hold the path, and the dashboard then
+   * removes it, as it does from Express's `req.originalUrl` whenever `req.baseUrl` differs.
+   * @default req.baseUrl, else ''
    */
   basePath?: string;
   /** Require this bearer token (an `Authorization: Bearer` header, or `?token=` once, kept in a cookie). */
@@ -39,7 +44,6 @@ export interface DashboardOptions {
 type Handler = (req: IncomingMessage, res: ServerResponse, next?: (error?: unknown) => void) => void;
 
 const TOKEN_COOKIE = 'mikro_orm_events_token';
-const MAX_BODY = 1 << 20;
 
 /**
  * The dashboard as a Node request handler, to mount in Express, Fastify, Nest or plain `http`:
@@ -49,7 +53,8 @@ const MAX_BODY = 1 << 20;
  * ```
  *
  * Pages are rendered on the server; every asset is served by the handler itself. Actions are
- * POST requests carrying a CSRF token; every value from the database is escaped.
+ * POST requests carrying a CSRF token; every value from the database is escaped. Body parsers
+ * may run before it: a body they have read is taken from `req.body`.
  */
 export function createDashboard(orm: MikroORM, options: DashboardOptions = {}): Handler {
   const csrf = randomBytes(24).toString('hex');
@@ -57,9 +62,9 @@ export function createDashboard(orm: MikroORM, options: DashboardOptions = {}): 
   handlersLoaded.catch(() => undefined);
 
   return (req, res, next) => {
-    const base = (options.basePath ?? (req as { baseUrl?: string }).baseUrl ?? '').replace(/\/$/, '');
-    const ctx: PageContext = { base, csrf, readOnly: options.readOnly ?? false };
-    handle(req, res, ctx).then(
+    const where = requestPath(req, options.basePath);
+    const ctx: PageContext = { base: where.base, csrf, readOnly: options.readOnly ?? false };
+    handle(req, res, ctx, where).then(
       handled => {
         if (!handled) {
           if (next) {
@@ -86,16 +91,19 @@ export function createDashboard(orm: MikroORM, options: DashboardOptions = {}): 
   };
 
   /** Serves one request; false when the path is not the dashboard's. */
-  async function handle(req: IncomingMessage, res: ServerResponse, ctx: PageContext): Promise<boolean> {
-    const url = new URL(req.url ?? '/', 'http://dashboard');
-    const path = url.pathname.replace(/\/+$/, '') || '/';
+  async function handle(
+    req: IncomingMessage,
+    res: ServerResponse,
+    ctx: PageContext,
+    { path, query }: RequestPath,
+  ): Promise<boolean> {
     if (path === '/assets/dashboard.css') {
       return send(res, 200, 'text/css', STYLESHEET);
     }
     if (path === '/assets/dashboard.js') {
       return send(res, 200, 'text/javascript', SCRIPT);
     }
-    if (!authorized(req, res, url)) {
+    if (!authorized(req, res, query)) {
       return true;
     }
     await handlersLoaded;
@@ -107,20 +115,20 @@ export function createDashboard(orm: MikroORM, options: DashboardOptions = {}): 
     }
     if (path === '/') {
       const fragment = overviewFragment(await eventStats(orm), await eventActivity(orm), ctx.base);
-      if (url.searchParams.get('fragment') === 'overview') {
+      if (query.get('fragment') === 'overview') {
         return send(res, 200, 'text/html', fragment);
       }
       const body = `<div id="overview" data-fragment="${esc(ctx.base)}/?fragment=overview">${fragment}</div>`;
       return send(res, 200, 'text/html', layout(ctx, 'Overview', body));
     }
     if (path === '/events') {
-      const age = url.searchParams.get('age') || undefined;
+      const age = query.get('age') || undefined;
       const filters = {
-        model: url.searchParams.get('model') || undefined,
-        type: url.searchParams.get('type') || undefined,
-        state: (url.searchParams.get('state') || undefined) as EventState | undefined,
-        search: url.searchParams.get('q')?.trim() || undefined,
-        before: url.searchParams.get('before') || undefined,
+        model: query.get('model') || undefined,
+        type: query.get('type') || undefined,
+        state: (query.get('state') || undefined) as EventState | undefined,
+        search: query.get('q')?.trim() || undefined,
+        before: query.get('before') || undefined,
         newerThan: age ? AGES[age] : undefined,
         age,
       };
@@ -140,7 +148,7 @@ export function createDashboard(orm: MikroORM, options: DashboardOptions = {}): 
 
   /** Runs a posted action: requeue, mark processed or delete, on ids or on the filter. */
   async function act(req: IncomingMessage, res: ServerResponse, ctx: PageContext): Promise<boolean> {
-    const form = new URLSearchParams(await readBody(req));
+    const form = await readForm(req);
     if (!sameSecret(form.get('csrf') ?? '', csrf)) {
       return send(res, 403, 'text/plain', 'Forbidden: missing or wrong CSRF token');
     }
@@ -195,7 +203,7 @@ export function createDashboard(orm: MikroORM, options: DashboardOptions = {}): 
     );
   }
 
-  function authorized(req: IncomingMessage, res: ServerResponse, url: URL): boolean {
+  function authorized(req: IncomingMessage, res: ServerResponse, query: URLSearchParams): boolean {
     const header = req.headers.authorization ?? '';
     if (options.basicAuth) {
       const expected = Buffer.from(`${options.basicAuth.user}:${options.basicAuth.password}`).toString(
@@ -208,7 +216,7 @@ export function createDashboard(orm: MikroORM, options: DashboardOptions = {}): 
       }
     }
     if (options.token) {
-      const fromQuery = url.searchParams.get('token');
+      const fromQuery = query.get('token');
       const fromCookie = /(?:^|;\s*)mikro_orm_events_token=([^;]+)/.exec(req.headers.cookie ?? '')?.[1];
       const given = header.startsWith('Bearer ') ? header.slice(7) : (fromQuery ?? fromCookie ?? '');
       if (!sameSecret(decodeURIComponent(given), options.token)) {
@@ -245,20 +253,4 @@ function send(res: ServerResponse, status: number, type: string, body: string): 
   });
   res.end(body);
   return true;
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let body = '';
-    req.setEncoding('utf8');
-    req.on('data', chunk => {
-      body += chunk;
-      if (body.length > MAX_BODY) {
-        reject(EventsError.invalidOption('request body', `${body.length} bytes`, 'at most 1 MiB'));
-        req.destroy();
-      }
-    });
-    req.on('end', () => resolve(body));
-    req.on('error', reject);
-  });
 }

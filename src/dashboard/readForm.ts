@@ -1,0 +1,75 @@
+import type { IncomingMessage } from 'node:http';
+import { EventsError } from '../EventsError';
+
+const MAX_BODY = 1 << 20;
+
+/**
+ * The fields of a posted action, sent as a form (`application/x-www-form-urlencoded`) or as a
+ * JSON object.
+ *
+ * A body parser that runs before the dashboard (`express.urlencoded()`, `express.json()`, the
+ * parsers Nest installs by default) has already consumed the request stream, which then never
+ * emits `end` again: waiting on it would hang the request. So what such a parser left in
+ * `req.body` (an object, a string or a Buffer) is used, and the stream is read only when no one
+ * has read it.
+ * @internal
+ */
+export async function readForm(req: IncomingMessage & { body?: unknown }): Promise<URLSearchParams> {
+  const { body } = req;
+  if (body !== null && typeof body === 'object' && !Buffer.isBuffer(body)) {
+    return fieldsOf(body);
+  }
+  let text: string;
+  if (typeof body === 'string') {
+    text = body;
+  } else if (Buffer.isBuffer(body)) {
+    text = body.toString('utf8');
+  } else if (req.readableEnded) {
+    // Read by something that left nothing behind: an empty form, refused by the CSRF check.
+    text = '';
+  } else {
+    text = await readStream(req);
+  }
+  if (!/^application\/([\w.+-]+\+)?json\b/i.test(req.headers['content-type'] ?? '')) {
+    return new URLSearchParams(text);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    throw EventsError.invalidOption('request body', 'invalid JSON', 'a form or a JSON object');
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw EventsError.invalidOption('request body', typeof parsed, 'a form or a JSON object');
+  }
+  return fieldsOf(parsed);
+}
+
+/** The fields of a parsed body: arrays give one field per item, as repeated form fields do. */
+function fieldsOf(body: object): URLSearchParams {
+  const form = new URLSearchParams();
+  for (const [name, value] of Object.entries(body)) {
+    for (const item of Array.isArray(value) ? value : [value]) {
+      if (item !== null && item !== undefined) {
+        form.append(name, typeof item === 'object' ? JSON.stringify(item) : String(item));
+      }
+    }
+  }
+  return form;
+}
+
+function readStream(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', chunk => {
+      body += chunk;
+      if (body.length > MAX_BODY) {
+        reject(EventsError.invalidOption('request body', `${body.length} bytes`, 'at most 1 MiB'));
+        req.destroy();
+      }
+    });
+    req.on('end', () => resolve(body));
+    req.on('error', reject);
+  });
+}
