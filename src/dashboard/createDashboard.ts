@@ -1,4 +1,4 @@
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { MikroORM } from '@mikro-orm/core';
 import { resolveEventsConfig } from '../config';
@@ -22,6 +22,8 @@ import { layout, type PageContext } from './layout';
 import { overviewFragment } from './overviewPage';
 import { readForm } from './readForm';
 import { requestPath, type RequestPath } from './requestPath';
+import { sameSecret } from './sameSecret';
+import { SessionCookie } from './SessionCookie';
 
 export interface DashboardOptions {
   /**
@@ -33,17 +35,28 @@ export interface DashboardOptions {
    * @default req.baseUrl, else ''
    */
   basePath?: string;
-  /** Require this bearer token (an `Authorization: Bearer` header, or `?token=` once, kept in a cookie). */
+  /**
+   * Require this bearer token: an `Authorization: Bearer` header, or `?token=` once, after which
+   * a session cookie keeps the user signed in. The cookie holds an HMAC of the token under a key
+   * of this instance (never the token), is scoped to the dashboard's path, and ends with the
+   * process.
+   */
   token?: string;
   /** Require HTTP basic authentication with these credentials. */
   basicAuth?: { user: string; password: string };
   /** Show everything, change nothing: every action is refused. @default false */
   readOnly?: boolean;
+  /**
+   * Mark the session cookie `Secure` on every request. Set it behind a proxy that terminates
+   * TLS and forwards plain HTTP. Without it, the cookie is `Secure` when the request came over
+   * TLS to this process, or when Express's `req.secure` is true (which believes the proxy's
+   * `X-Forwarded-Proto` only when the app sets `trust proxy`).
+   * @default false
+   */
+  secureCookie?: boolean;
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse, next?: (error?: unknown) => void) => void;
-
-const TOKEN_COOKIE = 'mikro_orm_events_token';
 
 /**
  * The dashboard as a Node request handler, to mount in Express, Fastify, Nest or plain `http`:
@@ -58,6 +71,7 @@ const TOKEN_COOKIE = 'mikro_orm_events_token';
  */
 export function createDashboard(orm: MikroORM, options: DashboardOptions = {}): Handler {
   const csrf = randomBytes(24).toString('hex');
+  const session = options.token ? new SessionCookie(options.token) : undefined;
   const handlersLoaded = discoverHandlers(resolveEventsConfig(orm.config));
   handlersLoaded.catch(() => undefined);
 
@@ -103,7 +117,7 @@ export function createDashboard(orm: MikroORM, options: DashboardOptions = {}): 
     if (path === '/assets/dashboard.js') {
       return send(res, 200, 'text/javascript', SCRIPT);
     }
-    if (!authorized(req, res, query)) {
+    if (!authorized(req, res, query, ctx.base)) {
       return true;
     }
     await handlersLoaded;
@@ -203,7 +217,12 @@ export function createDashboard(orm: MikroORM, options: DashboardOptions = {}): 
     );
   }
 
-  function authorized(req: IncomingMessage, res: ServerResponse, query: URLSearchParams): boolean {
+  function authorized(
+    req: IncomingMessage,
+    res: ServerResponse,
+    query: URLSearchParams,
+    base: string,
+  ): boolean {
     const header = req.headers.authorization ?? '';
     if (options.basicAuth) {
       const expected = Buffer.from(`${options.basicAuth.user}:${options.basicAuth.password}`).toString(
@@ -215,30 +234,21 @@ export function createDashboard(orm: MikroORM, options: DashboardOptions = {}): 
         return false;
       }
     }
-    if (options.token) {
+    if (options.token && session) {
       const fromQuery = query.get('token');
-      const fromCookie = /(?:^|;\s*)mikro_orm_events_token=([^;]+)/.exec(req.headers.cookie ?? '')?.[1];
-      const given = header.startsWith('Bearer ') ? header.slice(7) : (fromQuery ?? fromCookie ?? '');
-      if (!sameSecret(decodeURIComponent(given), options.token)) {
+      const given = header.startsWith('Bearer ') ? header.slice(7) : fromQuery;
+      const valid = given === null ? session.isIn(req) : sameSecret(given, options.token);
+      if (!valid) {
         send(res, 401, 'text/plain', 'A valid token is required');
         return false;
       }
-      if (fromQuery) {
-        // Keep the token in a cookie, so that links and the refresh need not carry it.
-        res.setHeader(
-          'Set-Cookie',
-          `${TOKEN_COOKIE}=${encodeURIComponent(fromQuery)}; HttpOnly; SameSite=Strict; Path=/`,
-        );
+      if (fromQuery !== null) {
+        // A session, so that links, posts and the refresh need not carry the token.
+        res.setHeader('Set-Cookie', session.header(req, base, options.secureCookie === true));
       }
     }
     return true;
   }
-}
-
-function sameSecret(given: string, expected: string): boolean {
-  const a = Buffer.from(given);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 function send(res: ServerResponse, status: number, type: string, body: string): true {
