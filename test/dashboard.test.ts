@@ -303,7 +303,7 @@ describe('the dashboard', () => {
     assert.equal(await state(dead.id), 'pending/ok');
   });
 
-  it('is served by events:dashboard, which needs credentials off loopback', async () => {
+  it('is served by events:dashboard, which needs credentials off loopback and can mark its cookie Secure', async () => {
     const config = ['--config', 'test/fixtures/effects.config.ts'];
     const open = await runCli(['events:dashboard', '--host', '0.0.0.0', ...config], db.url);
     assert.equal(open.code, 2);
@@ -311,13 +311,18 @@ describe('the dashboard', () => {
     assert.equal((await runCli(['events:dashboard', '--port', 'http', ...config], db.url)).code, 2);
 
     const port = String(await freePort());
-    const cli = startCli(['events:dashboard', '--port', port, '--read-only', ...config], db.url);
+    const cli = startCli(
+      ['events:dashboard', '--port', port, '--read-only', '--token', 'cli', '--secure-cookie', ...config],
+      db.url,
+    );
     const exited = finished(cli);
     try {
       await waitForLine(cli, /^Dashboard on http:\/\/127\.0\.0\.1:\d+\/ \(read-only\)/, 30_000);
-      const response = await fetch(`http://127.0.0.1:${port}/`);
+      assert.equal((await fetch(`http://127.0.0.1:${port}/`)).status, 401);
+      const response = await fetch(`http://127.0.0.1:${port}/?token=cli`);
       assert.equal(response.status, 200);
       assert.match(await response.text(), /order\.created/);
+      assert.match(response.headers.get('set-cookie') ?? '', /; Path=\/; Secure$/);
     } finally {
       cli.kill('SIGTERM');
     }
