@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { createServer as createHttpsServer, get as httpsGet } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -249,6 +249,22 @@ describe('the dashboard', () => {
       }
     },
   );
+
+  it('answers a request target that is no URL with 400, and keeps serving', async () => {
+    const url = await serve();
+    const { port } = new URL(url);
+    const statusLine = await new Promise<string>((resolveLine, reject) => {
+      const socket = connect(Number(port), '127.0.0.1', () =>
+        socket.write('GET http://[bad/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'),
+      );
+      let data = '';
+      socket.on('data', chunk => (data += chunk));
+      socket.on('end', () => resolveLine(data.split('\r\n')[0]));
+      socket.on('error', reject);
+    });
+    assert.equal(statusLine, 'HTTP/1.1 400 Bad Request');
+    assert.equal((await fetch(`${url}/events`)).status, 200);
+  });
 
   it('pages the list by keyset and finds an event by id', async () => {
     const first = await listEvents(db.orm, { model: 'TestEvent', pageSize: 3 });

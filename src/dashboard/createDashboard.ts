@@ -76,7 +76,14 @@ export function createDashboard(orm: MikroORM, options: DashboardOptions = {}): 
   handlersLoaded.catch(() => undefined);
 
   return (req, res, next) => {
-    const where = requestPath(req, options.basePath);
+    let where: RequestPath;
+    try {
+      where = requestPath(req, options.basePath);
+    } catch (error) {
+      // Thrown outside the promise below, it would take down a plain `http` server.
+      send(res, 400, 'text/plain', error instanceof Error ? error.message : String(error));
+      return;
+    }
     const ctx: PageContext = { base: where.base, csrf, readOnly: options.readOnly ?? false };
     handle(req, res, ctx, where).then(
       handled => {

@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import { EventsError } from '../EventsError';
 
 /** What a framework may add to a request: Express (and Nest on it) and middie set these. */
 type MountedRequest = IncomingMessage & { baseUrl?: string; originalUrl?: string };
@@ -25,17 +26,26 @@ export interface RequestPath {
  * @internal
  */
 export function requestPath(req: MountedRequest, basePath: string | undefined): RequestPath {
-  const url = new URL(req.url ?? '/', 'http://dashboard');
+  const url = parseUrl(req.url ?? '/');
   const given = basePath === undefined ? undefined : normalize(basePath);
   const base = given ?? normalize(req.baseUrl ?? '');
   let path = url.pathname;
   if (given && req.originalUrl !== undefined && normalize(req.baseUrl ?? '') !== given) {
-    const original = new URL(req.originalUrl, 'http://dashboard').pathname;
+    const original = parseUrl(req.originalUrl).pathname;
     if (original === given || original.startsWith(`${given}/`)) {
       path = original.slice(given.length);
     }
   }
   return { base, path: path.replace(/\/+$/, '') || '/', query: url.searchParams };
+}
+
+/** A request target (a path, or an absolute URL through a proxy); a bad one is the client's error. */
+function parseUrl(target: string): URL {
+  try {
+    return new URL(target, 'http://dashboard');
+  } catch {
+    throw EventsError.invalidOption('request URL', target, 'a path such as /events');
+  }
 }
 
 /** `admin/events/` → `/admin/events`; `/` → `''`. */
