@@ -266,6 +266,17 @@ describe('the dashboard', () => {
     assert.equal((await fetch(`${url}/events`)).status, 200);
   });
 
+  it('answers a body over 1 MiB with 400', async () => {
+    const url = await serve();
+    const response = await fetch(`${url}/actions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: `action=delete&ids=${'1,'.repeat(1 << 20)}`,
+    });
+    assert.equal(response.status, 400);
+    assert.match(await response.text(), /at most 1 MiB/);
+  });
+
   it('pages the list by keyset and finds an event by id', async () => {
     const first = await listEvents(db.orm, { model: 'TestEvent', pageSize: 3 });
     assert.equal(first.events.length, 3);

@@ -61,14 +61,17 @@ function fieldsOf(body: object): URLSearchParams {
 function readStream(req: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     let body = '';
-    req.setEncoding('utf8');
-    req.on('data', chunk => {
+    const onData = (chunk: string) => {
       body += chunk;
       if (body.length > MAX_BODY) {
-        reject(EventsError.invalidOption('request body', `${body.length} bytes`, 'at most 1 MiB'));
-        req.destroy();
+        // Discard the rest, as Node does with a body no one reads: the connection stays in
+        // step, and the 400 reaches the client instead of a reset.
+        req.off('data', onData).resume();
+        reject(EventsError.invalidOption('request body', `more than ${MAX_BODY} bytes`, 'at most 1 MiB'));
       }
-    });
+    };
+    req.setEncoding('utf8');
+    req.on('data', onData);
     req.on('end', () => resolve(body));
     req.on('error', reject);
   });
