@@ -123,6 +123,19 @@ describe('the dashboard behind body parsers and in host frameworks', () => {
     }
   });
 
+  it('reads the body itself when a parser skipped it but left req.body = {}, as body-parser 1 does', async () => {
+    const app = express();
+    app.use((req, _res, next) => {
+      req.body ??= {};
+      next();
+    });
+    app.use('/admin/events', createDashboard(db.orm));
+    const base = `${await listen(app)}/admin/events`;
+    const id = await deadEvent();
+    assert.deepEqual(await requeue(base, id, 'form'), { status: 200, result: 'Requeued 1 event' });
+    assert.ok(await isPending(id));
+  });
+
   it('in a Nest 11 app, applied with MiddlewareConsumer, pages link under their path and actions complete', async () => {
     @Module({})
     class AdminModule implements NestModule {

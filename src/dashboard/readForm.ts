@@ -9,26 +9,26 @@ const MAX_BODY = 1 << 20;
  *
  * A body parser that runs before the dashboard (`express.urlencoded()`, `express.json()`, the
  * parsers Nest installs by default) has already consumed the request stream, which then never
- * emits `end` again: waiting on it would hang the request. So what such a parser left in
- * `req.body` (an object, a string or a Buffer) is used, and the stream is read only when no one
- * has read it.
+ * emits `end` again: waiting on it would hang the request. So the stream is read only while no
+ * one has read it (a parser that skipped the content type may still have set `req.body = {}`,
+ * as body-parser 1 does), and otherwise what the parser left in `req.body` is used: an object,
+ * a string or a Buffer.
  * @internal
  */
 export async function readForm(req: IncomingMessage & { body?: unknown }): Promise<URLSearchParams> {
   const { body } = req;
-  if (body !== null && typeof body === 'object' && !Buffer.isBuffer(body)) {
-    return fieldsOf(body);
-  }
   let text: string;
-  if (typeof body === 'string') {
+  if (!req.readableEnded) {
+    text = await readStream(req);
+  } else if (typeof body === 'string') {
     text = body;
   } else if (Buffer.isBuffer(body)) {
     text = body.toString('utf8');
-  } else if (req.readableEnded) {
+  } else if (body !== null && typeof body === 'object') {
+    return fieldsOf(body);
+  } else {
     // Read by something that left nothing behind: an empty form, refused by the CSRF check.
     text = '';
-  } else {
-    text = await readStream(req);
   }
   if (!/^application\/([\w.+-]+\+)?json\b/i.test(req.headers['content-type'] ?? '')) {
     return new URLSearchParams(text);
