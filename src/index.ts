@@ -42,3 +42,4 @@ export { listEvents, type EventPage, type ListEventsOptions } from './ops/listEv
 export { getEvent, type EventDetail } from './ops/getEvent';
 export { markProcessed } from './ops/markProcessed';
 export { deleteEvents } from './ops/deleteEvents';
+export type { EventRow } from './ops/EventRow';

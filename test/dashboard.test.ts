@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createHttpsServer, get as httpsGet } from 'node:https';
+import { type AddressInfo, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -12,6 +14,7 @@ import {
   listEvents,
   register,
 } from 'mikro-orm-events';
+import express from 'express';
 import { chromium, type Browser } from 'playwright-core';
 import { freePort } from '../examples/localPostgres';
 import { TestEvent, testEntities } from './fixtures/entities';
@@ -19,6 +22,7 @@ import { finished, runCli, startCli, waitForLine } from './support/cli';
 import { createTestDatabase, type TestDatabase } from './support/testDatabase';
 
 const CHROMIUM = '/usr/bin/chromium';
+const OPENSSL = '/usr/bin/openssl';
 const SCREENSHOT = process.env.UPDATE_SCREENSHOT
   ? resolve(__dirname, '../examples/dashboard-overview.png')
   : join(tmpdir(), `mikro-orm-events-dashboard-${process.pid}.png`);
@@ -76,9 +80,21 @@ describe('the dashboard', () => {
     }
   });
   after(async () => {
-    await Promise.all(servers.map(server => new Promise(done => server.close(done))));
+    await Promise.all(
+      servers.map(server => {
+        server.closeAllConnections();
+        return new Promise(done => server.close(done));
+      }),
+    );
     await db?.close();
   });
+
+  async function listen(app: express.Express): Promise<string> {
+    const server = app.listen(0, '127.0.0.1');
+    servers.push(server);
+    await new Promise<void>(done => server.once('listening', done));
+    return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  }
 
   async function serve(options: DashboardOptions = {}): Promise<string> {
     const server = createServer(createDashboard(db.orm, options));
@@ -109,21 +125,156 @@ describe('the dashboard', () => {
     );
   });
 
-  it('in read-only mode refuses every action and shows no action buttons', async () => {
-    const url = await serve({ readOnly: true });
-    const page = await (await fetch(`${url}/events/TestEvent/${ids.dead}`)).text();
+  it('in read-only mode refuses every action, even with valid credentials and CSRF token, and shows no action buttons', async () => {
+    const url = await serve({ readOnly: true, token: 'ro-token' });
+    const authorization = 'Bearer ro-token';
+    const page = await (
+      await fetch(`${url}/events/TestEvent/${ids.dead}`, { headers: { authorization } })
+    ).text();
     assert.doesNotMatch(page, /name="action"/);
-    const csrf =
-      /name="csrf" value="([0-9a-f]+)"/.exec(await (await fetch(`${url}/events`)).text())?.[1] ?? 'none';
+    const csrf = /<meta name="csrf-token" content="([0-9a-f]+)">/.exec(page)?.[1];
+    assert.ok(csrf, 'the page carries the CSRF token');
+    // Authorised and with the right token: only the read-only check can refuse these.
     for (const action of ['requeue', 'mark-processed', 'delete', 'requeue-matching']) {
       const response = await fetch(`${url}/actions`, {
         method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        headers: { authorization, 'content-type': 'application/x-www-form-urlencoded' },
         body: new URLSearchParams({ action, model: 'TestEvent', ids: ids.dead, csrf }).toString(),
       });
       assert.equal(response.status, 403, action);
+      assert.match(await response.text(), /read-only/, action);
     }
     assert.equal(await state(ids.dead), 'processed/error');
+  });
+
+  it('keeps a session in a cookie scoped to its path, holding no token, Secure behind a trusted proxy or when told', async () => {
+    const cookieOf = (response: Response) => {
+      const [pair, ...attributes] = (response.headers.get('set-cookie') ?? '').split('; ');
+      return { pair, attributes };
+    };
+    const mounted = (configure: (app: express.Express) => void, options: DashboardOptions = {}) => {
+      const app = express();
+      configure(app);
+      app.use('/admin/events', createDashboard(db.orm, { token: 's3cret', ...options }));
+      return listen(app);
+    };
+    const plain = `${await mounted(() => {})}/admin/events`;
+    const signIn = await fetch(`${plain}/?token=s3cret`);
+    assert.equal(signIn.status, 200);
+    const { pair, attributes } = cookieOf(signIn);
+    assert.deepEqual(attributes, ['HttpOnly', 'SameSite=Strict', 'Path=/admin/events']);
+    assert.match(pair, /^mikro_orm_events_session=[\w-]{43}$/);
+    assert.doesNotMatch(pair, /s3cret/);
+
+    // The session opens the dashboard; the token itself, in any cookie, does not.
+    const withCookie = (cookie: string) => fetch(`${plain}/events`, { headers: { cookie } });
+    assert.equal((await withCookie(`theme=dark; ${pair}`)).status, 200);
+    assert.equal((await withCookie('mikro_orm_events_session=s3cret')).status, 401);
+    assert.equal((await withCookie('mikro_orm_events_token=s3cret')).status, 401);
+    assert.equal((await withCookie(`${pair.slice(0, -2)}xx`)).status, 401);
+    // A session of another dashboard, with the same token, is not one of this one.
+    const other = `${await mounted(() => {})}/admin/events`;
+    assert.equal(cookieOf(await fetch(`${other}/?token=s3cret`)).pair === pair, false);
+    assert.equal((await fetch(`${other}/events`, { headers: { cookie: pair } })).status, 401);
+
+    // X-Forwarded-Proto counts only where the app trusts its proxy.
+    const forwarded = { 'x-forwarded-proto': 'https' };
+    assert.ok(
+      !cookieOf(await fetch(`${plain}/?token=s3cret`, { headers: forwarded })).attributes.includes('Secure'),
+    );
+    const proxied = `${await mounted(app => app.set('trust proxy', 'loopback'))}/admin/events`;
+    assert.ok(
+      cookieOf(await fetch(`${proxied}/?token=s3cret`, { headers: forwarded })).attributes.includes('Secure'),
+    );
+    assert.ok(!cookieOf(await fetch(`${proxied}/?token=s3cret`)).attributes.includes('Secure'));
+    // secureCookie: for a proxy that terminates TLS and says nothing.
+    const told = `${await mounted(() => {}, { secureCookie: true })}/admin/events`;
+    assert.deepEqual(cookieOf(await fetch(`${told}/?token=s3cret`)).attributes, [
+      'HttpOnly',
+      'SameSite=Strict',
+      'Path=/admin/events',
+      'Secure',
+    ]);
+  });
+
+  it(
+    'marks the session cookie Secure over HTTPS',
+    { skip: !existsSync(OPENSSL) && 'no openssl' },
+    async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'dashboard-tls-'));
+      try {
+        execFileSync(
+          OPENSSL,
+          [
+            'req',
+            '-x509',
+            '-newkey',
+            'ec',
+            '-pkeyopt',
+            'ec_paramgen_curve:prime256v1',
+            '-nodes',
+            '-keyout',
+            join(dir, 'key.pem'),
+            '-out',
+            join(dir, 'cert.pem'),
+            '-days',
+            '1',
+            '-subj',
+            '/CN=127.0.0.1',
+          ],
+          { stdio: 'ignore' },
+        );
+        const server = createHttpsServer(
+          { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) },
+          createDashboard(db.orm, { token: 's3cret' }),
+        );
+        servers.push(server);
+        await new Promise<void>(done => server.listen(0, '127.0.0.1', done));
+        const { port } = server.address() as AddressInfo;
+        const setCookie = await new Promise<string>((resolveCookie, reject) =>
+          httpsGet(
+            { host: '127.0.0.1', port, path: '/?token=s3cret', rejectUnauthorized: false },
+            response => {
+              response.resume();
+              resolveCookie(String(response.headers['set-cookie'] ?? ''));
+            },
+          ).on('error', reject),
+        );
+        assert.match(
+          setCookie,
+          /^mikro_orm_events_session=[\w-]+; HttpOnly; SameSite=Strict; Path=\/; Secure$/,
+        );
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    },
+  );
+
+  it('answers a request target that is no URL with 400, and keeps serving', async () => {
+    const url = await serve();
+    const { port } = new URL(url);
+    const statusLine = await new Promise<string>((resolveLine, reject) => {
+      const socket = connect(Number(port), '127.0.0.1', () =>
+        socket.write('GET http://[bad/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'),
+      );
+      let data = '';
+      socket.on('data', chunk => (data += chunk));
+      socket.on('end', () => resolveLine(data.split('\r\n')[0]));
+      socket.on('error', reject);
+    });
+    assert.equal(statusLine, 'HTTP/1.1 400 Bad Request');
+    assert.equal((await fetch(`${url}/events`)).status, 200);
+  });
+
+  it('answers a body over 1 MiB with 400', async () => {
+    const url = await serve();
+    const response = await fetch(`${url}/actions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: `action=delete&ids=${'1,'.repeat(1 << 20)}`,
+    });
+    assert.equal(response.status, 400);
+    assert.match(await response.text(), /at most 1 MiB/);
   });
 
   it('pages the list by keyset and finds an event by id', async () => {
@@ -179,7 +330,7 @@ describe('the dashboard', () => {
     assert.equal(await state(dead.id), 'pending/ok');
   });
 
-  it('is served by events:dashboard, which needs credentials off loopback', async () => {
+  it('is served by events:dashboard, which needs credentials off loopback and can mark its cookie Secure', async () => {
     const config = ['--config', 'test/fixtures/effects.config.ts'];
     const open = await runCli(['events:dashboard', '--host', '0.0.0.0', ...config], db.url);
     assert.equal(open.code, 2);
@@ -187,13 +338,18 @@ describe('the dashboard', () => {
     assert.equal((await runCli(['events:dashboard', '--port', 'http', ...config], db.url)).code, 2);
 
     const port = String(await freePort());
-    const cli = startCli(['events:dashboard', '--port', port, '--read-only', ...config], db.url);
+    const cli = startCli(
+      ['events:dashboard', '--port', port, '--read-only', '--token', 'cli', '--secure-cookie', ...config],
+      db.url,
+    );
     const exited = finished(cli);
     try {
       await waitForLine(cli, /^Dashboard on http:\/\/127\.0\.0\.1:\d+\/ \(read-only\)/, 30_000);
-      const response = await fetch(`http://127.0.0.1:${port}/`);
+      assert.equal((await fetch(`http://127.0.0.1:${port}/`)).status, 401);
+      const response = await fetch(`http://127.0.0.1:${port}/?token=cli`);
       assert.equal(response.status, 200);
       assert.match(await response.text(), /order\.created/);
+      assert.match(response.headers.get('set-cookie') ?? '', /; Path=\/; Secure$/);
     } finally {
       cli.kill('SIGTERM');
     }

@@ -12,6 +12,7 @@ interface DashboardArgs extends ConfigArgs {
   token?: string;
   basicAuth?: string;
   readOnly: boolean;
+  secureCookie: boolean;
 }
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
@@ -31,6 +32,11 @@ export class DashboardCommand implements CommandModule<object, DashboardArgs> {
         type: 'boolean',
         default: false,
         desc: 'Refuse every action',
+      })
+      .option('secure-cookie', {
+        type: 'boolean',
+        default: false,
+        desc: 'Mark the session cookie Secure even over plain HTTP (behind a proxy that terminates TLS)',
       }) as unknown as Argv<DashboardArgs>;
   }
 
@@ -55,7 +61,9 @@ export class DashboardCommand implements CommandModule<object, DashboardArgs> {
       );
     }
     await withOrm(args, async orm => {
-      const server = createServer(createDashboard(orm, { token, basicAuth, readOnly: args.readOnly }));
+      const server = createServer(
+        createDashboard(orm, { token, basicAuth, readOnly: args.readOnly, secureCookie: args.secureCookie }),
+      );
       await new Promise<void>((resolve, reject) =>
         server.once('error', reject).listen(port, args.host, resolve),
       );

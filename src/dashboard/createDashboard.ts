@@ -1,4 +1,4 @@
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { MikroORM } from '@mikro-orm/core';
 import { resolveEventsConfig } from '../config';
@@ -20,26 +20,43 @@ import { AGES, eventListPage } from './eventListPage';
 import { eventDetailPage } from './eventDetailPage';
 import { layout, type PageContext } from './layout';
 import { overviewFragment } from './overviewPage';
+import { readForm } from './readForm';
+import { requestPath, type RequestPath } from './requestPath';
+import { sameSecret } from './sameSecret';
+import { SessionCookie } from './SessionCookie';
 
 export interface DashboardOptions {
   /**
-   * The path the dashboard is mounted under, for its links. Express, Fastify (via middie) and
-   * Nest set `req.baseUrl`, which is used when this is not given.
-   * @default ''
+   * The path the dashboard is served under, as the browser sees it: its links and its cookie use
+   * it. When it is not given, `req.baseUrl` is used, which Express sets when the dashboard is
+   * mounted with `app.use(path, …)`. Give it under Nest's `MiddlewareConsumer` (with the global
+   * prefix, if any): there a request's URL can still hold the path, and the dashboard then
+   * removes it, as it does from Express's `req.originalUrl` whenever `req.baseUrl` differs.
+   * @default req.baseUrl, else ''
    */
   basePath?: string;
-  /** Require this bearer token (an `Authorization: Bearer` header, or `?token=` once, kept in a cookie). */
+  /**
+   * Require this bearer token: an `Authorization: Bearer` header, or `?token=` once, after which
+   * a session cookie keeps the user signed in. The cookie holds an HMAC of the token under a key
+   * of this instance (never the token), is scoped to the dashboard's path, and ends with the
+   * process.
+   */
   token?: string;
   /** Require HTTP basic authentication with these credentials. */
   basicAuth?: { user: string; password: string };
   /** Show everything, change nothing: every action is refused. @default false */
   readOnly?: boolean;
+  /**
+   * Mark the session cookie `Secure` on every request. Set it behind a proxy that terminates
+   * TLS and forwards plain HTTP. Without it, the cookie is `Secure` when the request came over
+   * TLS to this process, or when Express's `req.secure` is true (which believes the proxy's
+   * `X-Forwarded-Proto` only when the app sets `trust proxy`).
+   * @default false
+   */
+  secureCookie?: boolean;
 }
 
 type Handler = (req: IncomingMessage, res: ServerResponse, next?: (error?: unknown) => void) => void;
-
-const TOKEN_COOKIE = 'mikro_orm_events_token';
-const MAX_BODY = 1 << 20;
 
 /**
  * The dashboard as a Node request handler, to mount in Express, Fastify, Nest or plain `http`:
@@ -49,10 +66,12 @@ const MAX_BODY = 1 << 20;
  * ```
  *
  * Pages are rendered on the server; every asset is served by the handler itself. Actions are
- * POST requests carrying a CSRF token; every value from the database is escaped.
+ * POST requests carrying a CSRF token; every value from the database is escaped. Body parsers
+ * may run before it: a body they have read is taken from `req.body`.
  */
 export function createDashboard(orm: MikroORM, options: DashboardOptions = {}): Handler {
   const csrf = randomBytes(24).toString('hex');
+  const session = options.token ? new SessionCookie(options.token) : undefined;
   const handlersLoaded = discoverHandlers({
     ...resolveEventsConfig(orm.config),
     models: eventModels(orm.getMetadata()).map(meta => meta.class),
@@ -60,9 +79,16 @@ export function createDashboard(orm: MikroORM, options: DashboardOptions = {}): 
   handlersLoaded.catch(() => undefined);
 
   return (req, res, next) => {
-    const base = (options.basePath ?? (req as { baseUrl?: string }).baseUrl ?? '').replace(/\/$/, '');
-    const ctx: PageContext = { base, csrf, readOnly: options.readOnly ?? false };
-    handle(req, res, ctx).then(
+    let where: RequestPath;
+    try {
+      where = requestPath(req, options.basePath);
+    } catch (error) {
+      // Thrown outside the promise below, it would take down a plain `http` server.
+      send(res, 400, 'text/plain', error instanceof Error ? error.message : String(error));
+      return;
+    }
+    const ctx: PageContext = { base: where.base, csrf, readOnly: options.readOnly ?? false };
+    handle(req, res, ctx, where).then(
       handled => {
         if (!handled) {
           if (next) {
@@ -89,16 +115,19 @@ export function createDashboard(orm: MikroORM, options: DashboardOptions = {}): 
   };
 
   /** Serves one request; false when the path is not the dashboard's. */
-  async function handle(req: IncomingMessage, res: ServerResponse, ctx: PageContext): Promise<boolean> {
-    const url = new URL(req.url ?? '/', 'http://dashboard');
-    const path = url.pathname.replace(/\/+$/, '') || '/';
+  async function handle(
+    req: IncomingMessage,
+    res: ServerResponse,
+    ctx: PageContext,
+    { path, query }: RequestPath,
+  ): Promise<boolean> {
     if (path === '/assets/dashboard.css') {
       return send(res, 200, 'text/css', STYLESHEET);
     }
     if (path === '/assets/dashboard.js') {
       return send(res, 200, 'text/javascript', SCRIPT);
     }
-    if (!authorized(req, res, url)) {
+    if (!authorized(req, res, query, ctx.base)) {
       return true;
     }
     await handlersLoaded;
@@ -110,20 +139,20 @@ export function createDashboard(orm: MikroORM, options: DashboardOptions = {}): 
     }
     if (path === '/') {
       const fragment = overviewFragment(await eventStats(orm), await eventActivity(orm), ctx.base);
-      if (url.searchParams.get('fragment') === 'overview') {
+      if (query.get('fragment') === 'overview') {
         return send(res, 200, 'text/html', fragment);
       }
       const body = `<div id="overview" data-fragment="${esc(ctx.base)}/?fragment=overview">${fragment}</div>`;
       return send(res, 200, 'text/html', layout(ctx, 'Overview', body));
     }
     if (path === '/events') {
-      const age = url.searchParams.get('age') || undefined;
+      const age = query.get('age') || undefined;
       const filters = {
-        model: url.searchParams.get('model') || undefined,
-        type: url.searchParams.get('type') || undefined,
-        state: (url.searchParams.get('state') || undefined) as EventState | undefined,
-        search: url.searchParams.get('q')?.trim() || undefined,
-        before: url.searchParams.get('before') || undefined,
+        model: query.get('model') || undefined,
+        type: query.get('type') || undefined,
+        state: (query.get('state') || undefined) as EventState | undefined,
+        search: query.get('q')?.trim() || undefined,
+        before: query.get('before') || undefined,
         newerThan: age ? AGES[age] : undefined,
         age,
       };
@@ -143,7 +172,7 @@ export function createDashboard(orm: MikroORM, options: DashboardOptions = {}): 
 
   /** Runs a posted action: requeue, mark processed or delete, on ids or on the filter. */
   async function act(req: IncomingMessage, res: ServerResponse, ctx: PageContext): Promise<boolean> {
-    const form = new URLSearchParams(await readBody(req));
+    const form = await readForm(req);
     if (!sameSecret(form.get('csrf') ?? '', csrf)) {
       return send(res, 403, 'text/plain', 'Forbidden: missing or wrong CSRF token');
     }
@@ -198,7 +227,12 @@ export function createDashboard(orm: MikroORM, options: DashboardOptions = {}): 
     );
   }
 
-  function authorized(req: IncomingMessage, res: ServerResponse, url: URL): boolean {
+  function authorized(
+    req: IncomingMessage,
+    res: ServerResponse,
+    query: URLSearchParams,
+    base: string,
+  ): boolean {
     const header = req.headers.authorization ?? '';
     if (options.basicAuth) {
       const expected = Buffer.from(`${options.basicAuth.user}:${options.basicAuth.password}`).toString(
@@ -210,30 +244,21 @@ export function createDashboard(orm: MikroORM, options: DashboardOptions = {}): 
         return false;
       }
     }
-    if (options.token) {
-      const fromQuery = url.searchParams.get('token');
-      const fromCookie = /(?:^|;\s*)mikro_orm_events_token=([^;]+)/.exec(req.headers.cookie ?? '')?.[1];
-      const given = header.startsWith('Bearer ') ? header.slice(7) : (fromQuery ?? fromCookie ?? '');
-      if (!sameSecret(decodeURIComponent(given), options.token)) {
+    if (options.token && session) {
+      const fromQuery = query.get('token');
+      const given = header.startsWith('Bearer ') ? header.slice(7) : fromQuery;
+      const valid = given === null ? session.isIn(req) : sameSecret(given, options.token);
+      if (!valid) {
         send(res, 401, 'text/plain', 'A valid token is required');
         return false;
       }
-      if (fromQuery) {
-        // Keep the token in a cookie, so that links and the refresh need not carry it.
-        res.setHeader(
-          'Set-Cookie',
-          `${TOKEN_COOKIE}=${encodeURIComponent(fromQuery)}; HttpOnly; SameSite=Strict; Path=/`,
-        );
+      if (fromQuery !== null) {
+        // A session, so that links, posts and the refresh need not carry the token.
+        res.setHeader('Set-Cookie', session.header(req, base, options.secureCookie === true));
       }
     }
     return true;
   }
-}
-
-function sameSecret(given: string, expected: string): boolean {
-  const a = Buffer.from(given);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
 }
 
 function send(res: ServerResponse, status: number, type: string, body: string): true {
@@ -248,20 +273,4 @@ function send(res: ServerResponse, status: number, type: string, body: string): 
   });
   res.end(body);
   return true;
-}
-
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let body = '';
-    req.setEncoding('utf8');
-    req.on('data', chunk => {
-      body += chunk;
-      if (body.length > MAX_BODY) {
-        reject(EventsError.invalidOption('request body', `${body.length} bytes`, 'at most 1 MiB'));
-        req.destroy();
-      }
-    });
-    req.on('end', () => resolve(body));
-    req.on('error', reject);
-  });
 }

@@ -1,7 +1,7 @@
 import type { EventPage, ListEventsOptions } from '../ops/listEvents';
 import { EVENT_STATES } from '../ops/EventState';
 import { esc } from './escapeHtml';
-import { actionButtons, actionForm, layout, type PageContext, rowState, when } from './layout';
+import { actionButtons, actionForm, layout, type PageContext, when } from './layout';
 
 /** The age choices of the filter, in milliseconds. @internal */
 export const AGES: Record<string, number> = { '1h': 3_600_000, '24h': 86_400_000, '7d': 604_800_000 };
@@ -26,16 +26,16 @@ export function eventListPage(
 <button>Filter</button></form>`;
   const rows = page.events
     .map(event => {
-      const state = rowState(event.processed, event.error, event.run_at);
-      const links = page.links.map(column => `<td>${esc(event[column])}</td>`).join('');
-      const message = event.error_message ? String(event.error_message).slice(0, 120) : '';
+      const { state } = event;
+      const links = page.links.map(link => `<td>${esc(event.links[link])}</td>`).join('');
+      const message = event.errorMessage ? event.errorMessage.slice(0, 120) : '';
       return `<tr data-id="${esc(event.id)}">${ctx.readOnly ? '' : `<td><input type="checkbox" name="ids" value="${esc(event.id)}"></td>`}
 <td><a href="${esc(ctx.base)}/events/${encodeURIComponent(page.model)}/${esc(event.id)}">${esc(event.id)}</a></td>
 <td>${esc(event.type)}</td><td><span class="state state-${state}">${state}</span></td><td class="num">${esc(event.attempts)}</td>
-<td>${when(event.created_at)}</td><td>${when(event.run_at)}</td>${links}<td>${esc(message)}</td></tr>`;
+<td>${when(event.createdAt)}</td><td>${when(event.runAt)}</td>${links}<td>${esc(message)}</td></tr>`;
     })
     .join('');
-  const head = `<tr>${ctx.readOnly ? '' : '<th></th>'}<th>id</th><th>type</th><th>state</th><th>attempts</th><th>created</th><th>run at</th>${page.links.map(column => `<th>${esc(column)}</th>`).join('')}<th>error</th></tr>`;
+  const head = `<tr>${ctx.readOnly ? '' : '<th></th>'}<th>id</th><th>type</th><th>state</th><th>attempts</th><th>created</th><th>run at</th>${page.links.map(link => `<th>${esc(link)}</th>`).join('')}<th>error</th></tr>`;
   const table = `<table id="events"><thead>${head}</thead><tbody>${rows || `<tr><td colspan="9">no events</td></tr>`}</tbody></table>`;
   const params = new URLSearchParams(
     Object.entries({

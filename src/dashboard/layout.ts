@@ -8,11 +8,17 @@ export interface PageContext {
   readOnly: boolean;
 }
 
-/** A whole HTML page around `body`. @internal */
+/**
+ * A whole HTML page around `body`. Every page carries the CSRF token in a meta tag, for clients
+ * that post actions without a page form (a script, a JSON body), read-only pages included:
+ * there a post is refused for being read-only, whatever token it carries.
+ * @internal
+ */
 export function layout(ctx: PageContext, title: string, body: string): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${esc(title)} · mikro-orm-events</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="csrf-token" content="${esc(ctx.csrf)}">
 <link rel="stylesheet" href="${esc(ctx.base)}/assets/dashboard.css"></head>
 <body><header><h1>mikro-orm-events</h1><a href="${esc(ctx.base)}/">Overview</a><a href="${esc(ctx.base)}/events">Events</a>
 ${ctx.readOnly ? '<span>read-only</span>' : ''}</header>
@@ -41,18 +47,7 @@ export function actionButtons(what: string): string {
 <button name="action" value="delete" data-confirm="Delete ${esc(what)}? This cannot be undone.">Delete</button></div>`;
 }
 
-/** The state of a stored event row, as the filters name it. @internal */
-export function rowState(processed: unknown, error: unknown, runAt: unknown): string {
-  if (processed) {
-    return error ? 'dead' : 'processed';
-  }
-  if (error) {
-    return 'retrying';
-  }
-  return runAt instanceof Date && runAt.getTime() > Date.now() ? 'scheduled' : 'pending';
-}
-
 /** A date as ISO text without milliseconds, or a dash. @internal */
-export function when(value: unknown): string {
-  return value instanceof Date ? value.toISOString().replace(/\.\d{3}Z$/, 'Z') : '–';
+export function when(value: Date | null): string {
+  return value ? value.toISOString().replace(/\.\d{3}Z$/, 'Z') : '–';
 }

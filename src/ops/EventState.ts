@@ -23,3 +23,13 @@ export function stateCondition(table: EventTable, state: EventState): string {
       return `${c('processed')} and not ${c('error')}`;
   }
 }
+
+/**
+ * The SQL expression of a row's state: the one state whose condition holds. Built from the
+ * same conditions as the filters and the stats, and evaluated by the database's clock, so a
+ * row is always shown in the state that a filter on that state finds it under.
+ * @internal
+ */
+export function stateExpression(table: EventTable): string {
+  return `case ${EVENT_STATES.map(state => `when ${stateCondition(table, state)} then '${state}'`).join(' ')} end`;
+}

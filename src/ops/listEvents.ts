@@ -4,6 +4,7 @@ import { EventsError } from '../EventsError';
 import { rawQuery } from '../sql/rawQuery';
 import { assertEventId } from './EventFilter';
 import { eventTables } from './eventTables';
+import { type EventRow, eventRowColumns, toEventRow } from './EventRow';
 import { EVENT_STATES, type EventState, stateCondition } from './EventState';
 
 export interface ListEventsOptions {
@@ -24,9 +25,9 @@ export interface ListEventsOptions {
 /** One page of events, newest first. */
 export interface EventPage {
   model: string;
-  /** The link properties of the model (its own to-one relations and columns). */
+  /** The link properties of the model (its own to-one relations and columns), as in `EventRow.links`. */
   links: string[];
-  events: (Record<string, unknown> & { id: string })[];
+  events: EventRow[];
   /** Pass as `before` to get the next page; undefined on the last page. */
   nextBefore?: string;
 }
@@ -68,15 +69,16 @@ export async function listEvents(orm: MikroORM, options: ListEventsOptions = {})
     bindings.push(options.before);
   }
   const pageSize = options.pageSize ?? 50;
+  const em = orm.em.fork();
   const rows = await rawQuery(
-    orm.em.fork(),
-    `select * from ${table.name}${where.length ? ` where ${where.join(' and ')}` : ''} order by ${c('id')} desc limit ?`,
+    em,
+    `select ${eventRowColumns(table)} from ${table.name}${where.length ? ` where ${where.join(' and ')}` : ''} order by ${c('id')} desc limit ?`,
     [...bindings, pageSize + 1],
   );
-  const events = rows.slice(0, pageSize).map(row => ({ ...row, id: String(row[table.columnName('id')]) }));
+  const events = rows.slice(0, pageSize).map(row => toEventRow(em, table, row));
   return {
     model: table.meta.className,
-    links: links.map(link => link.column),
+    links: links.map(link => link.property),
     events,
     nextBefore: rows.length > pageSize ? events.at(-1)!.id : undefined,
   };
