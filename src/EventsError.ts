@@ -125,4 +125,11 @@ export class EventsError extends Error {
       'INVALID_PARAMETERS',
     );
   }
+
+  static handlerEnded(handler: string): EventsError {
+    return new EventsError(
+      `Handler "${handler}" asked for ctx.em after it had ended (it returned, timed out or was aborted): its writes could not be part of the batch. Await every write inside the handler`,
+      'HANDLER_ENDED',
+    );
+  }
 }
