@@ -72,7 +72,7 @@ describe('the handler context', () => {
     return (...args) => inner(...args);
   }
 
-  it('a wrapped handler and handlers with a default or rest parameter get a working ctx: their writes commit, or roll back when they throw', async () => {
+  it('a wrapped handler, handlers with a default or rest parameter, and a spread ctx all get a working ctx: their writes commit, or roll back when they throw', async () => {
     const wrapped = traced((event, ctx) => writeEffect('wrapped', event, ctx));
     // An optional context, as a handler also called from elsewhere would declare it.
     const withDefault = (event: TestEvent, ctx: HandlerContext = {} as HandlerContext) =>
@@ -83,6 +83,12 @@ describe('the handler context', () => {
     register(TestEvent, 'created', wrapped, { name: 'wrapped' });
     register(TestEvent, 'created', withDefault, { name: 'withDefault' });
     register(TestEvent, 'created', withRest, { name: 'withRest' });
+    // A wrapper that adds to the context passes em and signal on, as the type says.
+    register(TestEvent, 'created', function spreading(event, ctx) {
+      const extended = { ...ctx, traceId: 't-1' };
+      assert.equal(extended.signal.aborted, false);
+      return writeEffect('spreading', event, extended);
+    });
     const [kept, failing] = await addEvents('created', [{}, { fail: true }]);
 
     const result = await processEvents(db.orm, { batchSize: 10 });
@@ -92,8 +98,14 @@ describe('the handler context', () => {
       `${kept.id}:wrapped`,
       `${kept.id}:withDefault`,
       `${kept.id}:withRest`,
+      `${kept.id}:spreading`,
     ]);
-    assert.deepEqual((await reload(kept)).completedHandlers, ['wrapped', 'withDefault', 'withRest']);
+    assert.deepEqual((await reload(kept)).completedHandlers, [
+      'wrapped',
+      'withDefault',
+      'withRest',
+      'spreading',
+    ]);
     const failed = await reload(failing);
     assert.equal(failed.error, true);
     assert.deepEqual(failed.completedHandlers, []);
@@ -103,6 +115,7 @@ describe('the handler context', () => {
         'wrapped: Error: wrapped fails after writing',
         'withDefault: Error: withDefault fails after writing',
         'withRest: Error: withRest fails after writing',
+        'spreading: Error: spreading fails after writing',
       ].join('\n'),
     );
   });

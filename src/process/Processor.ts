@@ -2,7 +2,7 @@ import type { EntityManager, EntityMetadata, MikroORM, Transaction } from '@mikr
 import type { DependencyContainer } from 'tsyringe';
 import type { ResolvedEventsConfig } from '../config';
 import type { EventModel } from '../model/EventModel';
-import type { HandlerContext, RegisteredHandler } from '../registry/EventHandler';
+import type { RegisteredHandler } from '../registry/EventHandler';
 import type { HandlerRegistry } from '../registry/HandlerRegistry';
 import { isRetryable } from '../registry/NonRetryableError';
 import { createScope } from '../registry/resolveHandler';
@@ -13,6 +13,7 @@ import { completeEvents, type EventOutcome } from './completeEvents';
 import { flushInserts, insertsOnly } from './deferredInserts';
 import { errorMessage } from './errorMessage';
 import { type BatchInfo, callHook } from './EventsHooks';
+import { handlerContext } from './handlerContext';
 import { HandlerEntityManager } from './HandlerEntityManager';
 import { HandlerRun } from './HandlerRun';
 import { RetryPolicy } from './RetryPolicy';
@@ -247,16 +248,7 @@ export class Processor {
     const { event } = attempt;
     const run = new HandlerRun(this.abortSignal, handler.timeout ?? this.config.handlerTimeout);
     const handlerEm = new HandlerEntityManager(batch.em, handler.name);
-    const ctx: HandlerContext = {
-      get em() {
-        return handlerEm.get();
-      },
-      attempt: attempt.attempt,
-      get signal() {
-        return run.signal;
-      },
-      logger: this.config.logger,
-    };
+    const ctx = handlerContext(handlerEm, run, attempt.attempt, this.config.logger);
     batch.connection.isolate();
     let failure: Failure | undefined;
     let inserts: object[] | undefined;
