@@ -147,4 +147,25 @@ export class EventsError extends Error {
       'NO_HANDLERS',
     );
   }
+
+  static handlerEnded(handler: string): EventsError {
+    return new EventsError(
+      `Handler "${handler}" asked for ctx.em after it had ended (it returned, timed out or was aborted): its writes could not be part of the batch. Await every write inside the handler`,
+      'HANDLER_ENDED',
+    );
+  }
+
+  static autoEmitWithoutImplicitTransactions(): EventsError {
+    return new EventsError(
+      "events.autoEmit needs MikroORM's implicit transactions: with `implicitTransactions: false`, a flush outside em.transactional() writes each change on its own, and its events could not commit atomically with it. Remove `implicitTransactions: false` from the MikroORM config, or drop events.autoEmit and create events by hand inside em.transactional()",
+      'AUTO_EMIT_WITHOUT_IMPLICIT_TRANSACTIONS',
+    );
+  }
+
+  static eventsOutsideTransaction(): EventsError {
+    return new EventsError(
+      "This flush writes events outside a transaction, and MikroORM's `implicitTransactions` is false: each statement would commit on its own, not atomically with the changes the events describe. Flush inside em.transactional(), or remove `implicitTransactions: false` from the MikroORM config",
+      'EVENTS_OUTSIDE_TRANSACTION',
+    );
+  }
 }

@@ -2,6 +2,7 @@ import type { MikroORM } from '@mikro-orm/core';
 import { resolveEventsConfig } from './config';
 import { AutoEmitSubscriber } from './emit/AutoEmitSubscriber';
 import { EmissionRules } from './emit/EmissionRules';
+import { EventsError } from './EventsError';
 
 /**
  * The MikroORM extension of mikro-orm-events. Add it to `extensions` in the config:
@@ -14,12 +15,20 @@ import { EmissionRules } from './emit/EmissionRules';
  * `EventsError` on a mistake) and subscribes to flushes: matching changes emit their events in
  * the same transaction, and every transaction that writes events, auto-emitted or created by
  * hand, sends one wake-up notification on commit.
+ *
+ * Rules need MikroORM's `implicitTransactions` (the default): without it, a flush outside
+ * `em.transactional()` has no transaction for the events to share, and no flush event lets a
+ * subscriber open one around the entities' writes and still roll it back when they fail. So
+ * init refuses that combination rather than lose the atomicity silently.
  */
 export class EventsExtension {
   static register(orm: MikroORM): void {
     let rules: EmissionRules;
     try {
       rules = new EmissionRules(orm.getMetadata(), resolveEventsConfig(orm.config).autoEmit);
+      if (!rules.isEmpty && !orm.config.get('implicitTransactions')) {
+        throw EventsError.autoEmitWithoutImplicitTransactions();
+      }
     } catch (error) {
       // init() fails with this error, and nobody gets the ORM to close: release its connections
       // here, or they would keep the process alive.

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { purgeEvents } from 'mikro-orm-events';
+import { markProcessed, purgeEvents } from 'mikro-orm-events';
 import { TestEvent, testEntities } from './fixtures/entities';
 import { runCli } from './support/cli';
 import { createTestDatabase, type TestDatabase } from './support/testDatabase';
@@ -113,6 +113,29 @@ describe('events:stats, events:requeue and events:purge', () => {
     const retrying = await db.orm.em.fork().findOneOrFail(TestEvent, ids.retrying);
     assert.deepEqual(retrying.completedHandlers, ['a'], 'handlers that succeeded do not run again');
     assert.ok(retrying.runAt.getTime() <= Date.now());
+  });
+
+  it('requeue and mark processed clear the error and its message, and keep lastErrorAt as history', async () => {
+    const failedAt = new Date(Date.now() - 60_000);
+    await db.orm.em
+      .fork()
+      .nativeUpdate(
+        TestEvent,
+        { id: [ids.retrying, ids.dead] },
+        { errorMessage: 'boom', lastErrorAt: failedAt },
+      );
+
+    const requeued = await runCli(['events:requeue', '--ids', ids.retrying, ...CONFIG], db.url);
+    assert.equal(requeued.code, 0, requeued.stderr);
+    assert.deepEqual(await markProcessed(db.orm, { model: 'TestEvent', ids: [ids.dead] }), [
+      { model: 'TestEvent', count: 1 },
+    ]);
+
+    for (const id of [ids.retrying, ids.dead]) {
+      const event = await db.orm.em.fork().findOneOrFail(TestEvent, id);
+      assert.deepEqual([event.error, event.errorMessage], [false, null]);
+      assert.deepEqual(event.lastErrorAt, failedAt);
+    }
   });
 
   it('requeue selects by ids, types and age; a processed event gets all its handlers again', async () => {

@@ -73,6 +73,42 @@ describe('retries, scheduling, timeouts and hooks', () => {
     assert.equal(calls, 3);
   });
 
+  it('a retry that succeeds clears error and errorMessage; attempts and lastErrorAt keep the history of the failed try', async () => {
+    let calls = 0;
+    register(
+      TestEvent,
+      'flaky',
+      function failsOnce() {
+        if (++calls === 1) {
+          throw new Error('first try fails');
+        }
+      },
+      { maxAttempts: 2 },
+    );
+    const event = await addEvent('flaky');
+    await processEvents(db.orm);
+    const failed = await reload(event);
+    assert.deepEqual(
+      [failed.processed, failed.error, failed.errorMessage],
+      [false, true, 'failsOnce: Error: first try fails'],
+    );
+
+    await makeDue(event);
+    assert.equal((await processEvents(db.orm)).processed, 1);
+
+    const stored = await reload(event);
+    assert.deepEqual(
+      [stored.processed, stored.error, stored.errorMessage, stored.attempts],
+      [true, false, null, 1],
+      'the message of a failure that is no longer the current state is gone',
+    );
+    assert.deepEqual(
+      stored.lastErrorAt,
+      failed.lastErrorAt,
+      'when the failed try happened stays, as history',
+    );
+  });
+
   it('a non-retryable error goes straight to dead', async () => {
     register(
       TestEvent,

@@ -51,7 +51,8 @@ interface TableWriter {
  * match. The rows are written once the unit of work has written the entities (so new entities
  * have their primary keys), still inside the flush's transaction:
  * - a flush outside a transaction runs in an implicit one, whose `beforeTransactionCommit` the
- *   subscriber uses;
+ *   subscriber uses (with MikroORM's `implicitTransactions: false` there is none, and a flush
+ *   outside a transaction that would write events is refused);
  * - a flush inside `em.transactional()` (or `begin()`) writes in `afterFlush`, in the caller's
  *   transaction or savepoint, so a rollback takes the events with it.
  * @internal
@@ -75,7 +76,7 @@ export class AutoEmitSubscriber implements EventSubscriber {
     }
   }
 
-  async onFlush({ uow }: FlushEventArgs): Promise<void> {
+  async onFlush({ em, uow }: FlushEventArgs): Promise<void> {
     this.pending.delete(uow);
     const emissions: Emission[] = [];
     const deleted = new Set<object>();
@@ -103,9 +104,17 @@ export class AutoEmitSubscriber implements EventSubscriber {
         }
       }
     }
-    if (emissions.length > 0 || writesEvents) {
-      this.pending.set(uow, { emissions, deleted });
+    if (emissions.length === 0 && !writesEvents) {
+      return;
     }
+    // Without implicit transactions, MikroORM writes a flush outside a transaction statement by
+    // statement, each committed on its own: events would not share the fate of the changes they
+    // describe. Refused here, before any statement is sent. (Init already refuses rules with that
+    // setting; this catches events created by hand.)
+    if (!em.isInTransaction() && !em.config.get('implicitTransactions')) {
+      throw EventsError.eventsOutsideTransaction();
+    }
+    this.pending.set(uow, { emissions, deleted });
   }
 
   /** A flush outside a transaction: its implicit transaction is about to commit. */

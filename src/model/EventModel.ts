@@ -82,17 +82,19 @@ export abstract class EventModel<Type extends string = string> {
   @Property({ type: 'datetime', nullable: true })
   processedAt?: Date | null;
 
-  /** The last attempt failed. */
+  /** The last attempt failed. Cleared by a successful retry, a requeue or mark processed. */
   @Property({ type: 'boolean', default: false })
   error: boolean = false;
 
+  /** Why the last attempt failed, one line per failing handler; null whenever `error` is false. */
   @Property({ type: 'text', nullable: true })
   errorMessage?: string | null;
 
+  /** When the latest failed attempt ended. History: kept after a later success, like `attempts`. */
   @Property({ type: 'datetime', nullable: true })
   lastErrorAt?: Date | null;
 
-  /** Failed attempts so far. */
+  /** Failed attempts so far (a requeue starts again from 0). */
   @Property({ type: 'integer', default: 0 })
   attempts: number = 0;
 

@@ -4,7 +4,8 @@ import type { EventFilter } from './EventFilter';
 
 /**
  * Marks events processed without running their handlers (the seed admin's "Mark processed"):
- * `processed = true, error = false`, keeping `processedAt` if it was set. Returns the count.
+ * `processed = true, error = false, errorMessage = null`, keeping `processedAt` if it was set
+ * (and `lastErrorAt`, as history). Returns the count.
  */
 export function markProcessed(
   orm: MikroORM,
@@ -14,7 +15,7 @@ export function markProcessed(
     orm,
     options,
     ({ name, column: c }, where) =>
-      `update ${name} set ${c('processed')} = true, ${c('error')} = false,` +
+      `update ${name} set ${c('processed')} = true, ${c('error')} = false, ${c('errorMessage')} = null,` +
       ` ${c('processedAt')} = coalesce(${c('processedAt')}, clock_timestamp()) where ${where}`,
   );
 }

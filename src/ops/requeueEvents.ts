@@ -12,10 +12,11 @@ export interface RequeueOptions extends EventFilter {
 }
 
 /**
- * Puts processed and failed events back to pending, due now, with `attempts` and `error`
- * reset. A failed event keeps its `completedHandlers`, so handlers that already succeeded do not
- * run twice; a successfully processed one gets them cleared, so that all its handlers run again.
- * Pending events are left alone.
+ * Puts processed and failed events back to pending, due now, with `attempts`, `error` and
+ * `errorMessage` reset (`lastErrorAt` stays, as history). A failed event keeps its
+ * `completedHandlers`, so handlers that already succeeded do not run twice; a successfully
+ * processed one gets them cleared, so that all its handlers run again. Pending events are left
+ * alone.
  */
 export function requeueEvents(orm: MikroORM, options: RequeueOptions = {}): Promise<ModelCount[]> {
   return changeEvents(
@@ -23,7 +24,7 @@ export function requeueEvents(orm: MikroORM, options: RequeueOptions = {}): Prom
     options,
     ({ name, column: c }, where) =>
       `update ${name} set ${c('processed')} = false, ${c('processedAt')} = null,` +
-      ` ${c('error')} = false, ${c('attempts')} = 0, ${c('runAt')} = now(),` +
+      ` ${c('error')} = false, ${c('errorMessage')} = null, ${c('attempts')} = 0, ${c('runAt')} = now(),` +
       ` ${c('completedHandlers')} = case when ${c('error')} then ${c('completedHandlers')} else '{}' end` +
       ` where ${where}`,
     ({ column: c }) => (options.onlyErrors ? c('error') : `(${c('processed')} or ${c('error')})`),

@@ -2,7 +2,7 @@ import type { EntityManager, EntityMetadata, MikroORM, Transaction } from '@mikr
 import type { DependencyContainer } from 'tsyringe';
 import type { ResolvedEventsConfig } from '../config';
 import type { EventModel } from '../model/EventModel';
-import type { HandlerContext, RegisteredHandler } from '../registry/EventHandler';
+import type { RegisteredHandler } from '../registry/EventHandler';
 import type { HandlerRegistry } from '../registry/HandlerRegistry';
 import { isRetryable } from '../registry/NonRetryableError';
 import { createScope } from '../registry/resolveHandler';
@@ -13,6 +13,8 @@ import { completeEvents, type EventOutcome } from './completeEvents';
 import { flushInserts, insertsOnly } from './deferredInserts';
 import { errorMessage } from './errorMessage';
 import { type BatchInfo, callHook } from './EventsHooks';
+import { handlerContext } from './handlerContext';
+import { HandlerEntityManager } from './HandlerEntityManager';
 import { HandlerRun } from './HandlerRun';
 import { RetryPolicy } from './RetryPolicy';
 
@@ -22,7 +24,8 @@ export type BatchResult = Omit<BatchInfo, 'model'>;
 /** What the handlers of a batch share: its EntityManager, DI scope and connection. */
 interface Batch {
   em: EntityManager;
-  scope: DependencyContainer;
+  /** Made for the batch's first class handler: function handlers need none. */
+  scope?: DependencyContainer;
   connection: BatchConnection;
   /** Handlers whose new entities wait for the end of the batch (`flush: 'batch'`). */
   deferred: DeferredHandler[];
@@ -113,7 +116,7 @@ export class Processor {
     const { em, connection, events } = claim;
     let outcomes: EventOutcome[];
     try {
-      const batch: Batch = { em, connection, scope: createScope(this.config.container, em), deferred: [] };
+      const batch: Batch = { em, connection, deferred: [] };
       const attempts = events.map(event => ({
         event,
         attempt: event.attempts + 1,
@@ -227,12 +230,14 @@ export class Processor {
    * failure in `attempt`. With `defer`, new entities that are all a flush would write are kept
    * for `insertDeferred()` instead.
    *
-   * When the handler has ended, its EntityManager is bound to a finished transaction, so a
-   * handler that goes on after its end (a timed-out one) gets an error from any query it starts
-   * instead of writing into the batch.
+   * Every handler gets a `ctx`, whatever its arity: a wrapped handler or one with a default or
+   * rest parameter declares nothing by `Function.length`. What `ctx` costs is paid on use: the
+   * EntityManager is forked when `ctx.em` is first read (or injected), so a handler that never
+   * touches it costs no fork, no flush and no savepoint.
    *
-   * A function handler that declares no `ctx` parameter cannot reach the batch transaction, so
-   * it has nothing to isolate: it runs without an EntityManager or a DI scope.
+   * When the handler has ended, its EntityManager is bound to a finished transaction, and a first
+   * read of `ctx.em` throws, so a handler that goes on after its end (a timed-out one) gets an
+   * error instead of writing into the batch.
    */
   private async runHandler(
     handler: RegisteredHandler,
@@ -242,26 +247,8 @@ export class Processor {
   ): Promise<void> {
     const { event } = attempt;
     const run = new HandlerRun(this.abortSignal, handler.timeout ?? this.config.handlerTimeout);
-    if (handler.kind === 'function' && handler.target.length < 2) {
-      try {
-        await run.limit(() => handler.target(event, undefined as never));
-        attempt.completed.push(handler.name);
-      } catch (error) {
-        attempt.failures.push(this.failure(handler, error));
-      } finally {
-        run.end();
-      }
-      return;
-    }
-    const handlerEm = batch.em.fork({ clear: true, useContext: false, keepTransactionContext: true });
-    const ctx: HandlerContext = {
-      em: handlerEm,
-      attempt: attempt.attempt,
-      get signal() {
-        return run.signal;
-      },
-      logger: this.config.logger,
-    };
+    const handlerEm = new HandlerEntityManager(batch.em, handler.name);
+    const ctx = handlerContext(handlerEm, run, attempt.attempt, this.config.logger);
     batch.connection.isolate();
     let failure: Failure | undefined;
     let inserts: object[] | undefined;
@@ -269,19 +256,23 @@ export class Processor {
       await run.limit(() =>
         handler.kind === 'function'
           ? handler.target(event, ctx)
-          : createScope(batch.scope, handlerEm).resolve(handler.target).handle(event, ctx),
+          : this.handlerScope(batch, handlerEm).resolve(handler.target).handle(event, ctx),
       );
-      inserts = defer ? insertsOnly(handlerEm) : undefined;
-      if (!inserts) {
-        await handlerEm.flush();
+      const em = handlerEm.forked;
+      inserts = em && defer ? insertsOnly(em) : undefined;
+      if (em && !inserts) {
+        await em.flush();
       }
     } catch (error) {
       failure = this.failure(handler, error);
     } finally {
+      handlerEm.end();
       run.end();
     }
-    // From here on, whatever the handler still does through its EntityManager is refused.
-    handlerEm.setTransactionContext(await this.finishedTransaction());
+    if (handlerEm.forked) {
+      // From here on, whatever the handler still does through its EntityManager is refused.
+      handlerEm.forked.setTransactionContext(await this.finishedTransaction());
+    }
     if (failure) {
       // The handler's writes vanish, and a DB error it hit no longer aborts the batch
       // transaction. If this fails, the connection is gone: the batch fails.
@@ -294,6 +285,16 @@ export class Processor {
     if (inserts && inserts.length > 0) {
       batch.deferred.push({ handler, attempt, entities: inserts });
     }
+  }
+
+  /**
+   * The DI scope a class handler is resolved from: a child of the batch's, in which
+   * `EntityManager` is the handler's own (forked only if something injects it).
+   */
+  private handlerScope(batch: Batch, handlerEm: HandlerEntityManager): DependencyContainer {
+    const emClass = batch.em.constructor as typeof EntityManager;
+    batch.scope ??= createScope(this.config.container, emClass, () => batch.em);
+    return createScope(batch.scope, emClass, () => handlerEm.get());
   }
 
   /** A handler's failure, unless the worker was aborted: then the whole batch fails. */

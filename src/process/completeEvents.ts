@@ -29,6 +29,9 @@ export interface EventOutcome {
  * `UPDATE … WHERE id = ANY(…)` per distinct `completedHandlers` list (usually one per type);
  * failures, which each carry their own message, attempts and retry time, travel as one JSON
  * parameter that `jsonb_to_recordset` turns into rows. Every value is bound, never spliced.
+ *
+ * `error` and `errorMessage` describe the attempt just made, so a success clears the message of
+ * an earlier failed try; `attempts` and `lastErrorAt` keep the history of failed tries.
  * @internal
  */
 export async function completeEvents(
@@ -53,7 +56,8 @@ export async function completeEvents(
   for (const { handlers, ids } of succeeded.values()) {
     await connection.prepared(
       `update ${table.name} set ${c('processed')} = true, ${c('processedAt')} = clock_timestamp(),` +
-        ` ${c('error')} = false, ${c('completedHandlers')} = $1::text[] where ${c('id')} = any($2::bigint[])`,
+        ` ${c('error')} = false, ${c('errorMessage')} = null, ${c('completedHandlers')} = $1::text[]` +
+        ` where ${c('id')} = any($2::bigint[])`,
       [handlers, ids],
     );
   }

@@ -9,8 +9,11 @@ export interface HandlerContext {
    * through it are flushed when the handler returns (new entities of a `flush: 'batch'` handler:
    * at the end of the batch) and commit atomically with the event's flags; they are rolled back
    * if the handler throws.
+   *
+   * Made when first read: a handler that never reads it costs no fork, flush or savepoint.
+   * Once the handler has ended, it refuses to work: its queries fail, and a first read throws.
    */
-  em: EntityManager;
+  readonly em: EntityManager;
   /** 1 on the first try of the event, 2 on its first retry, and so on. */
   attempt: number;
   /**
