@@ -17,7 +17,8 @@ export function eventDetailPage(ctx: PageContext, detail: EventDetail): string {
     ['created', when(event.createdAt)],
     ['run at', when(event.runAt)],
     ['processed at', when(event.processedAt)],
-    ['last error at', when(event.lastErrorAt)],
+    // A later success clears the error and its message but keeps this: a past failure, not the state.
+    ['last failed attempt', when(event.lastErrorAt)],
     ['idempotency key', esc(event.idempotencyKey ?? '–')],
     ['completed handlers', esc(event.completedHandlers.join(', ') || '–')],
     ['registered handlers', esc(detail.handlers.join(', ') || 'none: the event stays pending')],
