@@ -151,7 +151,9 @@ describe('poison events, bad input and hostile names', () => {
       url.toString(),
     );
     assert.equal(unreachable.code, 1);
-    assert.match(unreachable.stderr, /^Error: Cannot reach the database \(connect ECONNREFUSED/);
+    // The driver's reason varies (ECONNREFUSED, or a connection cut while the machine is loaded);
+    // what matters is one line that says so, without the password.
+    assert.match(unreachable.stderr, /^Error: Cannot reach the database \(.+\): check that PostgreSQL runs/);
     assert.doesNotMatch(unreachable.stderr + unreachable.stdout, /pw-that-must-not-leak/);
   });
 });
