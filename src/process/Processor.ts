@@ -204,7 +204,7 @@ export class Processor {
         failed: false,
         errorMessage: null,
         attempts: event.attempts,
-        retryAt: null,
+        retryDelay: null,
       };
     }
     const message = failures.map(failure => `${failure.handler.name}: ${failure.message}`).join('\n');
@@ -220,7 +220,7 @@ export class Processor {
       failed: true,
       errorMessage: message,
       attempts: attempt,
-      retryAt: retry ? new Date(Date.now() + this.retry.delayAfter(attempt)) : null,
+      retryDelay: retry ? this.retry.delayAfter(attempt) : null,
     };
   }
 
@@ -333,8 +333,8 @@ export class Processor {
       const attempt = event.attempts + 1;
       if (!outcome.failed) {
         await callHook(logger, 'onProcessed', hooks.onProcessed, event, { attempt });
-      } else if (outcome.retryAt) {
-        const info = { attempt, error: outcome.errorMessage!, retryAt: outcome.retryAt };
+      } else if (outcome.retryDelay !== null) {
+        const info = { attempt, error: outcome.errorMessage!, retryAt: outcome.retryAt! };
         await callHook(logger, 'onFailed', hooks.onFailed, event, info);
       } else {
         await callHook(logger, 'onDead', hooks.onDead, event, { attempt, error: outcome.errorMessage! });
@@ -357,10 +357,10 @@ async function rollback(em: EntityManager): Promise<undefined> {
 
 function summarize(outcomes: EventOutcome[], durationMs: number): BatchResult {
   const result: BatchResult = { claimed: outcomes.length, processed: 0, retried: 0, dead: 0, durationMs };
-  for (const { failed, retryAt } of outcomes) {
+  for (const { failed, retryDelay } of outcomes) {
     if (!failed) {
       result.processed++;
-    } else if (retryAt) {
+    } else if (retryDelay !== null) {
       result.retried++;
     } else {
       result.dead++;
