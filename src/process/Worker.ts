@@ -12,6 +12,7 @@ import type { EventModel } from '../model/EventModel';
 import { discoverHandlers } from '../registry/discoverHandlers';
 import { handlerRegistry } from '../registry/HandlerRegistry';
 import { eventModels, selectEventModels } from './eventModels';
+import { failureDelay } from './failureDelay';
 import { NotificationListener } from './NotificationListener';
 import { pendingTypes } from './pendingTypes';
 import { Processor } from './Processor';
@@ -214,7 +215,7 @@ export class Worker {
             `batch failed: ${error instanceof Error ? error.message : String(error)}; retrying until it succeeds`,
           );
         }
-        await this.wakeUp.wait(delay, this.wakeUp.generation);
+        await failureDelay(delay, this.stopping.signal);
         continue;
       }
       if (claimed === 0) {
