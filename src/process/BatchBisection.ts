@@ -79,11 +79,15 @@ export class BatchBisection {
       for (;;) {
         if (culprit) {
           const id = culprit.ids[0];
-          add(total, await this.processor.failEvent(this.types, id, culpritMessage(culprit)));
-          this.logger.warn(
-            `event ${id} of ${this.processor.meta.className} failed its batch ${culprit.stage}, also alone:` +
-              ` set aside as a failed attempt so that the other events commit`,
-          );
+          const result = await this.processor.failEvent(this.types, id, culpritMessage(culprit));
+          add(total, result);
+          // Unless another worker took it meanwhile.
+          if (result.claimed > 0) {
+            this.logger.warn(
+              `event ${id} of ${this.processor.meta.className} failed its batch ${culprit.stage}, also alone:` +
+                ` set aside as a failed attempt so that the other events commit`,
+            );
+          }
           culprit = undefined;
         }
         const group = groups.shift();
@@ -104,7 +108,7 @@ export class BatchBisection {
           }
         }
       }
-      // Stopped: the rest are claimed in ordinary batches again.
+      // Done, or stopped: then the rest are claimed in ordinary batches again.
       this.suspects = undefined;
       this.failure = undefined;
       return total;
