@@ -67,9 +67,12 @@ export abstract class EventModel<Type extends string = string> {
   @Property({ type: 'string', length: EVENT_TYPE_MAX_LENGTH })
   type!: Type;
 
-  /** When the event was recorded. */
+  /**
+   * When the event was recorded, by the database's clock: left unset, so that the column default
+   * applies (an app's clock may be off, and ages and purges compare with the database's `now()`).
+   */
   @Property({ type: 'datetime', defaultRaw: 'now()' })
-  createdAt: Date = new Date();
+  createdAt!: Date;
 
   /** User data about the event; auto-emission puts field changes here. */
   @Property({ type: 'json', defaultRaw: `'{}'` })
@@ -103,8 +106,10 @@ export abstract class EventModel<Type extends string = string> {
   maxAttempts?: number | null;
 
   /** The event is not processed before this time (scheduling and retry backoff). */
+  // Left unset, so that the column default applies: the database's clock decides when an event is
+  // due, not that of the app that made it (one an hour ahead would delay it by an hour).
   @Property({ type: 'datetime', defaultRaw: 'now()' })
-  runAt: Date = new Date();
+  runAt!: Date;
 
   /** Higher priorities are processed first. */
   @Property({ type: 'smallint', default: 0 })

@@ -12,6 +12,7 @@ import { claimEvents } from './claimEvents';
 import { completeEvents, type EventOutcome } from './completeEvents';
 import { flushInserts, insertsOnly } from './deferredInserts';
 import { errorMessage } from './errorMessage';
+import { type BatchStage, FailedBatch } from './FailedBatch';
 import { type BatchInfo, callHook } from './EventsHooks';
 import { handlerContext } from './handlerContext';
 import { HandlerEntityManager } from './HandlerEntityManager';
@@ -101,20 +102,27 @@ export class Processor {
   /**
    * Claims and processes up to `limit` events of `types` in one transaction: `begun`, from
    * `begin()`, or a new one. A begun transaction that cannot claim (its connection was closed
-   * while it waited) is dropped for a new one.
+   * while it waited) is dropped for a new one. With `ids`, only those events are claimed.
+   * A failure after the claim rejects with a FailedBatch that names the claimed events.
    */
-  async runBatch(types: readonly string[], limit: number, begun?: EntityManager): Promise<BatchResult> {
+  async runBatch(
+    types: readonly string[],
+    limit: number,
+    begun?: EntityManager,
+    ids?: readonly string[],
+  ): Promise<BatchResult> {
     const started = performance.now();
-    let claim = begun && (await this.claim(begun, types, limit).catch(() => rollback(begun)));
+    let claim = begun && (await this.claim(begun, types, limit, ids).catch(() => rollback(begun)));
     if (!claim) {
       const em = await this.begin();
-      claim = await this.claim(em, types, limit).catch(async error => {
+      claim = await this.claim(em, types, limit, ids).catch(async error => {
         await rollback(em);
         throw error;
       });
     }
     const { em, connection, events } = claim;
     let outcomes: EventOutcome[];
+    let stage: BatchStage = 'while running its handlers';
     try {
       const batch: Batch = { em, connection, deferred: [] };
       const attempts = events.map(event => ({
@@ -129,8 +137,58 @@ export class Processor {
       await this.insertDeferred(batch);
       this.abortSignal.throwIfAborted();
       outcomes = attempts.map(attempt => this.outcome(attempt));
+      stage = 'while writing its flags';
       await completeEvents(em, connection, this.table, outcomes);
       // The flags are written; nothing a handler did to the event objects may be flushed over them.
+      em.clear();
+      connection.detach();
+      stage = 'at COMMIT';
+      await em.commit();
+    } catch (error) {
+      connection.detach();
+      await rollback(em);
+      throw this.abortSignal.aborted
+        ? error
+        : new FailedBatch(
+            events.map(event => event.id),
+            stage,
+            error,
+          );
+    }
+    const result = summarize(outcomes, performance.now() - started);
+    await this.callHooks(events, outcomes, result);
+    return result;
+  }
+
+  /**
+   * Records a failed attempt of the event `id` without running its handlers, in a transaction of
+   * its own: for an event that fails every batch it is in, even alone (see BatchBisection).
+   * Attempts, backoff and death follow the retry policy, as for a handler error; `message`
+   * becomes its `errorMessage`. Does nothing if the event is no longer due or is locked.
+   */
+  async failEvent(types: readonly string[], id: string, message: string): Promise<BatchResult> {
+    const started = performance.now();
+    const begun = await this.begin();
+    const { em, connection, events } = await this.claim(begun, types, 1, [id]).catch(async error => {
+      await rollback(begun);
+      throw error;
+    });
+    let outcomes: EventOutcome[];
+    try {
+      outcomes = events.map(event => {
+        const pending = this.registry
+          .get(this.meta.class, event.type)
+          .filter(handler => !event.completedHandlers.includes(handler.name));
+        const failures = pending.map(handler => ({ handler, message, retryable: true }));
+        const attempt = {
+          event,
+          attempt: event.attempts + 1,
+          completed: [...event.completedHandlers],
+          failures,
+        };
+        return { ...this.outcome(attempt), errorMessage: message };
+      });
+      await completeEvents(em, connection, this.table, outcomes);
       em.clear();
       connection.detach();
       await em.commit();
@@ -149,10 +207,11 @@ export class Processor {
     em: EntityManager,
     types: readonly string[],
     limit: number,
+    ids?: readonly string[],
   ): Promise<{ em: EntityManager; connection: BatchConnection; events: EventModel[] }> {
     const connection = await BatchConnection.of(em);
     try {
-      return { em, connection, events: await claimEvents(em, connection, this.table, types, limit) };
+      return { em, connection, events: await claimEvents(em, connection, this.table, types, limit, ids) };
     } catch (error) {
       connection.detach();
       throw error;
@@ -204,7 +263,7 @@ export class Processor {
         failed: false,
         errorMessage: null,
         attempts: event.attempts,
-        retryAt: null,
+        retryDelay: null,
       };
     }
     const message = failures.map(failure => `${failure.handler.name}: ${failure.message}`).join('\n');
@@ -220,7 +279,7 @@ export class Processor {
       failed: true,
       errorMessage: message,
       attempts: attempt,
-      retryAt: retry ? new Date(Date.now() + this.retry.delayAfter(attempt)) : null,
+      retryDelay: retry ? this.retry.delayAfter(attempt) : null,
     };
   }
 
@@ -333,8 +392,8 @@ export class Processor {
       const attempt = event.attempts + 1;
       if (!outcome.failed) {
         await callHook(logger, 'onProcessed', hooks.onProcessed, event, { attempt });
-      } else if (outcome.retryAt) {
-        const info = { attempt, error: outcome.errorMessage!, retryAt: outcome.retryAt };
+      } else if (outcome.retryDelay !== null) {
+        const info = { attempt, error: outcome.errorMessage!, retryAt: outcome.retryAt! };
         await callHook(logger, 'onFailed', hooks.onFailed, event, info);
       } else {
         await callHook(logger, 'onDead', hooks.onDead, event, { attempt, error: outcome.errorMessage! });
@@ -357,10 +416,10 @@ async function rollback(em: EntityManager): Promise<undefined> {
 
 function summarize(outcomes: EventOutcome[], durationMs: number): BatchResult {
   const result: BatchResult = { claimed: outcomes.length, processed: 0, retried: 0, dead: 0, durationMs };
-  for (const { failed, retryAt } of outcomes) {
+  for (const { failed, retryDelay } of outcomes) {
     if (!failed) {
       result.processed++;
-    } else if (retryAt) {
+    } else if (retryDelay !== null) {
       result.retried++;
     } else {
       result.dead++;

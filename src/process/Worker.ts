@@ -11,7 +11,10 @@ import { assertEventType } from '../model/AbstractEvents';
 import type { EventModel } from '../model/EventModel';
 import { discoverHandlers } from '../registry/discoverHandlers';
 import { handlerRegistry } from '../registry/HandlerRegistry';
+import { BatchBisection } from './BatchBisection';
 import { eventModels, selectEventModels } from './eventModels';
+import { FailedBatch } from './FailedBatch';
+import { failureDelay } from './failureDelay';
 import { NotificationListener } from './NotificationListener';
 import { pendingTypes } from './pendingTypes';
 import { Processor } from './Processor';
@@ -182,6 +185,12 @@ export class Worker {
 
   private async loop(targets: Target[]): Promise<void> {
     let failures = 0;
+    const bisections = new Map(
+      targets.map(target => [
+        target,
+        new BatchBisection(target.processor, target.types, this.stopping.signal, this.config.logger),
+      ]),
+    );
     // The next batch's transaction, begun while the loop waits (see Processor.begin).
     let ahead: Promise<EntityManager | undefined> | undefined;
     while (!this.stopped && this.remaining - this.reserved > 0) {
@@ -191,7 +200,7 @@ export class Worker {
         for (const [index, target] of targets.entries()) {
           const begun = index === 0 ? await ahead : undefined;
           ahead = undefined;
-          claimed += await this.runBatch(target, begun);
+          claimed += await this.runBatch(target, bisections.get(target)!, begun);
           if (this.stopped) {
             break;
           }
@@ -201,7 +210,9 @@ export class Worker {
         }
         failures = 0;
       } catch (error) {
-        if (this.once || this.aborting.signal.aborted) {
+        // With --once too, a batch that failed after its claim is retried, and bisected if it
+        // keeps failing (see BatchBisection), rather than stop every run at the same event.
+        if ((this.once && !(error instanceof FailedBatch)) || this.aborting.signal.aborted) {
           throw error;
         }
         // Not the user's input: the database went away, or a statement failed. Keep the worker
@@ -214,7 +225,7 @@ export class Worker {
             `batch failed: ${error instanceof Error ? error.message : String(error)}; retrying until it succeeds`,
           );
         }
-        await this.wakeUp.wait(delay, this.wakeUp.generation);
+        await failureDelay(delay, this.stopping.signal);
         continue;
       }
       if (claimed === 0) {
@@ -234,7 +245,7 @@ export class Worker {
   }
 
   /** One batch of one model, within the remaining limit. Returns the events it claimed. */
-  private async runBatch(target: Target, begun?: EntityManager): Promise<number> {
+  private async runBatch(target: Target, bisection: BatchBisection, begun?: EntityManager): Promise<number> {
     const size = Math.min(this.config.batchSize, this.remaining - this.reserved);
     if (size <= 0) {
       await begun?.rollback().catch(() => undefined);
@@ -242,7 +253,7 @@ export class Worker {
     }
     this.reserved += size;
     try {
-      const batch = await target.processor.runBatch(target.types, size, begun);
+      const batch = await bisection.runBatch(size, begun);
       this.remaining -= batch.claimed;
       if (batch.claimed > 0) {
         this.totals.processed += batch.processed;

@@ -11,6 +11,7 @@ import type { BatchConnection } from './BatchConnection';
  * claimed are passed over instead of waited for, and if that transaction dies (a crash, a lost
  * connection) its locks go with it and the rows are claimable again. There is no lease to expire.
  * The order, `priority desc, run_at, id`, is the one the pending-rows partial index is built in.
+ * With `ids`, only those events are claimed (a batch being bisected), on the same conditions.
  * @internal
  */
 export async function claimEvents(
@@ -19,14 +20,16 @@ export async function claimEvents(
   table: EventTable,
   types: readonly string[],
   limit: number,
+  ids?: readonly string[],
 ): Promise<EventModel[]> {
   const { column: c } = table;
   const sql =
     `select * from ${table.name}` +
     ` where ${c('processed')} = false and ${c('runAt')} <= statement_timestamp() and ${c('type')} = any($1::text[])` +
+    (ids ? ` and ${c('id')} = any($3::bigint[])` : '') +
     ` order by ${c('priority')} desc, ${c('runAt')}, ${c('id')}` +
     ` limit $2 for update skip locked`;
-  const rows = await connection.prepared(sql, [types, limit]);
+  const rows = await connection.prepared(sql, ids ? [types, limit, ids] : [types, limit]);
   // What em.map() does, less its per-property validation, which rows of our own table that the
   // driver has already typed do not need: about 40% less time per event.
   const factory = em.getEntityFactory();

@@ -16,8 +16,14 @@ export interface EventOutcome {
   errorMessage: string | null;
   /** Tries so far, this one included. */
   attempts: number;
-  /** When the next try may run, for a failure with attempts left. */
-  retryAt: Date | null;
+  /**
+   * For a failure with attempts left: milliseconds from the failure to the next try. The time
+   * itself is computed by the database (`clock_timestamp() + delay`), never by the worker's
+   * clock, which may be off.
+   */
+  retryDelay: number | null;
+  /** When the next try may run, as the database set it: filled in by `completeEvents`. */
+  retryAt?: Date;
   completedHandlers: string[];
 }
 
@@ -80,18 +86,28 @@ async function completeFailures(
     ` ${c('errorMessage')} = v.error_message,` +
     ` ${c('lastErrorAt')} = clock_timestamp(),` +
     ` ${c('attempts')} = v.attempts,` +
-    ` ${c('runAt')} = coalesce(v.retry_at, e.${c('runAt')}),` +
+    ` ${c('runAt')} = coalesce(clock_timestamp() + v.retry_delay * interval '1 millisecond', e.${c('runAt')}),` +
     ` ${c('completedHandlers')} = v.completed_handlers` +
     ` from jsonb_to_recordset(?::jsonb) as v(id bigint, processed boolean,` +
-    ` error_message text, attempts integer, retry_at timestamptz, completed_handlers text[])` +
-    ` where e.${c('id')} = v.id`;
+    ` error_message text, attempts integer, retry_delay float8, completed_handlers text[])` +
+    ` where e.${c('id')} = v.id` +
+    ` returning e.${c('id')}::text as id, e.${c('runAt')} as run_at`;
   const rows = outcomes.map(outcome => ({
     id: outcome.id,
     processed: outcome.processed,
     error_message: outcome.errorMessage,
     attempts: outcome.attempts,
-    retry_at: outcome.retryAt?.toISOString() ?? null,
+    retry_delay: outcome.retryDelay,
     completed_handlers: outcome.completedHandlers,
   }));
-  await rawQuery(em, sql, [JSON.stringify(rows)]);
+  const runAt = new Map<string, unknown>();
+  for (const row of await rawQuery(em, sql, [JSON.stringify(rows)])) {
+    runAt.set(String(row.id), row.run_at);
+  }
+  for (const outcome of outcomes) {
+    const at = runAt.get(outcome.id);
+    if (outcome.retryDelay !== null && at !== undefined) {
+      outcome.retryAt = at instanceof Date ? at : new Date(String(at));
+    }
+  }
 }
