@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { after, before, beforeEach, describe, it } from 'node:test';
+import { MikroORM } from '@mikro-orm/postgresql';
+import { EventsExtension } from 'mikro-orm-events';
 import { TestEvent, testEntities } from './fixtures/entities';
-import { type CliResult, finished, startCli } from './support/cli';
+import { type CliResult, finished, runCli, startCli } from './support/cli';
 import { createTestDatabase, type TestDatabase } from './support/testDatabase';
 import { waitFor } from './support/waitFor';
 
@@ -162,6 +164,38 @@ describe('rolling deploy: workers with different handler sets side by side', () 
         "the dead worker's row deleted",
       );
       await stop(old);
+    },
+  );
+
+  it(
+    'a --once run creates the worker table, announces itself while it drains and withdraws after; EventsExtension keeps the table out of schema diffs',
+    { timeout: 120_000 },
+    async () => {
+      await insertEvents(10);
+      const result = await runCli(['events:process', '--once', ...CONFIG], db.url, { WITH_RECORD_B: '1' });
+      assert.equal(result.code, 0, result.stderr);
+      assert.deepEqual(await effects(), {
+        recordA: { total: 10, once: 10, more: 0 },
+        recordB: { total: 10, once: 10, more: 0 },
+      });
+      assert.deepEqual(await announcedPids(), [], 'the table exists, and the finished run left no row');
+
+      // Without the extension, the table is unknown to the metadata and a schema update drops it.
+      const url = db.url;
+      const plain = await MikroORM.init({ clientUrl: url, entities: testEntities, debug: false });
+      const withExtension = await MikroORM.init({
+        clientUrl: url,
+        entities: testEntities,
+        debug: false,
+        extensions: [EventsExtension],
+      });
+      try {
+        assert.match(await plain.schema.getUpdateSchemaSQL(), new RegExp(WORKER_TABLE));
+        assert.doesNotMatch(await withExtension.schema.getUpdateSchemaSQL(), new RegExp(WORKER_TABLE));
+      } finally {
+        await plain.close(true);
+        await withExtension.close(true);
+      }
     },
   );
 });

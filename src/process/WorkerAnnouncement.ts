@@ -267,6 +267,9 @@ export class WorkerAnnouncement {
   }
 
   private failed(error: unknown): void {
+    // The table may have been dropped (by a schema update that did not skip it): check, and
+    // create it again if need be, on the next heartbeat.
+    this.tableReady = false;
     // One line per outage, as for batches.
     if (this.failures++ === 0) {
       this.logger.error(`worker heartbeat failed: ${messageOf(error)}; retrying on every heartbeat`);
