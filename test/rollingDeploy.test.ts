@@ -198,4 +198,49 @@ describe('rolling deploy: workers with different handler sets side by side', () 
       }
     },
   );
+
+  it(
+    'events:backfill runs a new handler on the events processed before it, and their other handlers not again',
+    { timeout: 120_000 },
+    async () => {
+      await insertEvents(20);
+      const before = await runCli(['events:process', '--once', ...CONFIG], db.url);
+      assert.equal(before.code, 0, before.stderr);
+      assert.deepEqual(await effects(), { recordA: { total: 20, once: 20, more: 0 } });
+      // A dead event is requeue's business, not backfill's.
+      await db.orm.em
+        .getConnection()
+        .execute(
+          `update test_event set error = true, completed_handlers = '{}' where id = (select min(id) from test_event)`,
+        );
+
+      const dry = await runCli(
+        ['events:backfill', '--handler', 'recordB', '--types', 'x', '--dry-run', ...CONFIG],
+        db.url,
+      );
+      assert.equal(dry.code, 0, dry.stderr);
+      assert.match(dry.stdout, /Would backfill 19 TestEvent events/);
+      assert.equal(await pending(), 0, 'a dry run changes nothing');
+
+      const backfill = await runCli(
+        ['events:backfill', '--handler', 'recordB', '--types', 'x', ...CONFIG],
+        db.url,
+      );
+      assert.equal(backfill.code, 0, backfill.stderr);
+      assert.match(backfill.stdout, /Backfilled 19 TestEvent events/);
+      const after = await runCli(['events:process', '--once', ...CONFIG], db.url, { WITH_RECORD_B: '1' });
+      assert.equal(after.code, 0, after.stderr);
+      assert.deepEqual(await effects(), {
+        recordA: { total: 20, once: 20, more: 0 },
+        recordB: { total: 19, once: 19, more: 0 },
+      });
+      assert.equal(await pending(), 0);
+
+      const again = await runCli(
+        ['events:backfill', '--handler', 'recordB', '--types', 'x', ...CONFIG],
+        db.url,
+      );
+      assert.match(again.stdout, /Backfilled 0 TestEvent events/, 'events that ran recordB are not reopened');
+    },
+  );
 });
