@@ -20,7 +20,9 @@ export interface AnnouncedModel {
 
 /**
  * What a worker announces for the event model `meta` when it claims `types` of it: the handlers
- * the registry holds for each.
+ * the registry holds for each. Only the types it claims: a worker started with `--types y` says
+ * nothing about `x`, so it neither holds back the workers that process `x` nor is held back by
+ * them.
  * @internal
  */
 export function announcedModel(
