@@ -225,8 +225,10 @@ export class WorkerAnnouncement {
       for (const [type, mine] of handlers) {
         const missing = new Set<string>();
         for (const other of others) {
-          for (const name of other[table]?.[type] ?? []) {
-            if (!mine.includes(name)) {
+          const theirs = other[table]?.[type];
+          // A row written by some other version of the library may not be shaped as ours.
+          for (const name of Array.isArray(theirs) ? theirs : []) {
+            if (typeof name === 'string' && !mine.includes(name)) {
               missing.add(name);
             }
           }
