@@ -168,4 +168,11 @@ export class EventsError extends Error {
       'EVENTS_OUTSIDE_TRANSACTION',
     );
   }
+
+  static workerTableMissing(table: string, reason: string): EventsError {
+    return new EventsError(
+      `The worker table ${table} is missing and could not be created (${reason}): grant the worker's database role CREATE on its schema, or create the table as the README's "Rolling deploys" section shows`,
+      'WORKER_TABLE_MISSING',
+    );
+  }
 }

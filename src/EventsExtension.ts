@@ -3,6 +3,7 @@ import { resolveEventsConfig } from './config';
 import { AutoEmitSubscriber } from './emit/AutoEmitSubscriber';
 import { EmissionRules } from './emit/EmissionRules';
 import { EventsError } from './EventsError';
+import { WORKER_TABLE } from './sql/workerTable';
 
 /**
  * The MikroORM extension of mikro-orm-events. Add it to `extensions` in the config:
@@ -14,7 +15,8 @@ import { EventsError } from './EventsError';
  * At `MikroORM.init()` it checks the `events.autoEmit` rules against the entities (a typed
  * `EventsError` on a mistake) and subscribes to flushes: matching changes emit their events in
  * the same transaction, and every transaction that writes events, auto-emitted or created by
- * hand, sends one wake-up notification on commit.
+ * hand, sends one wake-up notification on commit. It also keeps the workers' own table,
+ * `mikro_orm_events_worker`, out of the schema generator's diffs.
  *
  * Rules need MikroORM's `implicitTransactions` (the default): without it, a flush outside
  * `em.transactional()` has no transaction for the events to share, and no flush event lets a
@@ -36,5 +38,11 @@ export class EventsExtension {
       throw error;
     }
     orm.em.getEventManager().registerSubscriber(new AutoEmitSubscriber(rules));
+    // Workers create their announcement table themselves (see WorkerAnnouncement): keep it out
+    // of schema diffs, or `schema:update` and `migration:create` would drop it.
+    // The schema generator was made before extensions register, with the config's object of
+    // options: change that object (each ORM config has its own), with a new array.
+    const generator = orm.config.get('schemaGenerator');
+    generator.skipTables = [...(generator.skipTables ?? []), WORKER_TABLE];
   }
 }

@@ -82,6 +82,19 @@ export interface EventsOptions {
    * @default one line per message on stderr
    */
   logger?: EventsLogger;
+  /**
+   * Milliseconds between a worker's heartbeats, which refresh its announcement of the handlers
+   * it runs and its view of the other workers' (see "Rolling deploys" in the README).
+   * @default 5000
+   */
+  heartbeatInterval?: number;
+  /**
+   * Milliseconds without a heartbeat, by the database's clock, after which a worker counts as
+   * dead and its announced handlers no longer hold other workers back. At least twice
+   * `heartbeatInterval`.
+   * @default 30000
+   */
+  workerExpiry?: number;
 }
 
 export interface RetryOptions {
@@ -134,6 +147,8 @@ export interface ResolvedEventsConfig {
   pollInterval: number;
   hooks: EventsHooks;
   logger: EventsLogger;
+  heartbeatInterval: number;
+  workerExpiry: number;
 }
 
 /**
@@ -167,6 +182,8 @@ export function resolveEventsConfig(
     pollInterval: positiveInteger('pollInterval', options.pollInterval ?? 1000),
     hooks: options.hooks ?? {},
     logger: options.logger ?? consoleLogger,
+    heartbeatInterval: positiveInteger('heartbeatInterval', options.heartbeatInterval ?? 5000),
+    workerExpiry: positiveInteger('workerExpiry', options.workerExpiry ?? 30_000),
   };
 }
 

@@ -31,6 +31,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync
 import { dirname, join, posix } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { CommandModule } from 'yargs';
+import { BackfillCommand } from '../src/cli/BackfillCommand';
 import { DashboardCommand } from '../src/cli/DashboardCommand';
 import { ProcessEventsCommand } from '../src/cli/ProcessEventsCommand';
 import { PurgeCommand } from '../src/cli/PurgeCommand';
@@ -225,6 +226,7 @@ function commandFlags(): Map<string, Set<string>> {
     new RequeueCommand(),
     new PurgeCommand(),
     new DashboardCommand(),
+    new BackfillCommand(),
   ] as unknown as CommandModule<object, never>[];
   const commands = new Map<string, Set<string>>();
   for (const module of modules) {

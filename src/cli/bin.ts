@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { CLIConfigurator, CLIHelper } from '@mikro-orm/cli';
 import { EventsError } from '../EventsError';
+import { BackfillCommand } from './BackfillCommand';
 import { DashboardCommand } from './DashboardCommand';
 import { ProcessEventsCommand } from './ProcessEventsCommand';
 import { PurgeCommand } from './PurgeCommand';
@@ -29,6 +30,7 @@ async function main(): Promise<void> {
     .command(new RequeueCommand())
     .command(new PurgeCommand())
     .command(new DashboardCommand())
+    .command(new BackfillCommand())
     .fail((message, error) => {
       if (error && !(error instanceof EventsError)) {
         throw error;

@@ -38,22 +38,22 @@ export class BatchBisection {
 
   constructor(
     private readonly processor: Processor,
-    private readonly types: readonly string[],
     private readonly stop: AbortSignal,
     private readonly logger: EventsLogger,
   ) {}
 
   /**
    * Runs the loop's next batch: a normal one, or the bisection of a batch that failed too often.
-   * Rejects with the batch's error when it fails, as Processor.runBatch does.
+   * Rejects with the batch's error when it fails, as Processor.runBatch does. `types` are those
+   * the worker may claim now (see WorkerAnnouncement).
    */
-  async runBatch(limit: number, begun?: EntityManager): Promise<BatchResult> {
+  async runBatch(types: readonly string[], limit: number, begun?: EntityManager): Promise<BatchResult> {
     if (this.suspects) {
       await begun?.rollback().catch(() => undefined);
-      return this.bisect(this.suspects, this.failure!);
+      return this.bisect(types, this.suspects, this.failure!);
     }
     try {
-      const result = await this.processor.runBatch(this.types, limit, begun);
+      const result = await this.processor.runBatch(types, limit, begun);
       this.failures = 0;
       return result;
     } catch (error) {
@@ -70,7 +70,11 @@ export class BatchBisection {
    * Processes `suspects` in halves, then one at a time. If the database fails otherwise (the
    * claim of a half), what is left is kept for the next call and the error rejects.
    */
-  private async bisect(suspects: readonly string[], failure: FailedBatch): Promise<BatchResult> {
+  private async bisect(
+    types: readonly string[],
+    suspects: readonly string[],
+    failure: FailedBatch,
+  ): Promise<BatchResult> {
     const total: BatchResult = { claimed: 0, processed: 0, retried: 0, dead: 0, durationMs: 0 };
     // A batch of one that failed repeatedly has already failed alone.
     let culprit = suspects.length === 1 && failure.ids.length === 1 ? failure : undefined;
@@ -79,7 +83,7 @@ export class BatchBisection {
       for (;;) {
         if (culprit) {
           const id = culprit.ids[0];
-          const result = await this.processor.failEvent(this.types, id, culpritMessage(culprit));
+          const result = await this.processor.failEvent(types, id, culpritMessage(culprit));
           add(total, result);
           // Unless another worker took it meanwhile.
           if (result.claimed > 0) {
@@ -95,7 +99,7 @@ export class BatchBisection {
           break;
         }
         try {
-          add(total, await this.processor.runBatch(this.types, group.length, undefined, group));
+          add(total, await this.processor.runBatch(types, group.length, undefined, group));
         } catch (error) {
           if (!(error instanceof FailedBatch)) {
             groups.unshift(group);

@@ -21,6 +21,7 @@ import { Processor } from './Processor';
 import { EventTable } from '../sql/EventTable';
 import { EVENTS_CHANNEL } from '../sql/notifyChannel';
 import { WakeUp } from './WakeUp';
+import { announcedModel, WorkerAnnouncement } from './WorkerAnnouncement';
 
 /** Options of a worker; each falls back to the `events` options of the ORM config. */
 export interface WorkerOptions extends Pick<
@@ -82,6 +83,7 @@ export class Worker {
   private readonly aborting = new AbortController();
   private readonly once: boolean;
   private listener?: NotificationListener;
+  private announcement?: WorkerAnnouncement;
   private remaining: number;
   private reserved = 0;
   private idleLoops = 0;
@@ -122,9 +124,22 @@ export class Worker {
       models: eventModels(this.orm.getMetadata()).map(meta => meta.class),
     });
     const targets = this.plan(modules);
+    // Announce the handlers before claiming anything, so that no type is claimed by a worker that
+    // lacks a handler another live worker runs (a rolling deploy).
+    this.announcement = new WorkerAnnouncement(
+      this.orm,
+      targets.map(target => announcedModel(this.orm, target.processor.meta, target.types)),
+      this.config,
+      this.config.logger,
+      () => this.wakeUp.notify(),
+    );
+    await this.announcement.start(!this.once);
     if (!this.once) {
       this.listener = new NotificationListener(this.orm, () => this.wakeUp.notify(), this.config.logger);
-      await this.listener.start();
+      await this.listener.start().catch(async error => {
+        await this.announcement?.stop();
+        throw error;
+      });
       const models = targets.map(target => target.processor.meta.className).join(', ');
       this.config.logger.info(
         `worker started: ${this.config.concurrency} batch loop(s) on ${models}, listening on ${EVENTS_CHANNEL}` +
@@ -188,7 +203,7 @@ export class Worker {
     const bisections = new Map(
       targets.map(target => [
         target,
-        new BatchBisection(target.processor, target.types, this.stopping.signal, this.config.logger),
+        new BatchBisection(target.processor, this.stopping.signal, this.config.logger),
       ]),
     );
     // The next batch's transaction, begun while the loop waits (see Processor.begin).
@@ -251,9 +266,14 @@ export class Worker {
       await begun?.rollback().catch(() => undefined);
       return 0;
     }
+    const types = this.announcement?.claimable(target.processor.meta, target.types) ?? target.types;
+    if (types.length === 0) {
+      await begun?.rollback().catch(() => undefined);
+      return 0;
+    }
     this.reserved += size;
     try {
-      const batch = await bisection.runBatch(size, begun);
+      const batch = await bisection.runBatch(types, size, begun);
       this.remaining -= batch.claimed;
       if (batch.claimed > 0) {
         this.totals.processed += batch.processed;
@@ -278,6 +298,7 @@ export class Worker {
 
   private async finish(): Promise<ProcessEventsResult> {
     await this.listener?.stop();
+    await this.announcement?.stop();
     this.totals.durationMs = performance.now() - this.started;
     return this.totals;
   }
