@@ -43,3 +43,4 @@ export { getEvent, type EventDetail } from './ops/getEvent';
 export { markProcessed } from './ops/markProcessed';
 export { deleteEvents } from './ops/deleteEvents';
 export type { EventRow } from './ops/EventRow';
+export { MAX_PARAMETERS_DEPTH } from './model/parametersProblem';

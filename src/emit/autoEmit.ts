@@ -1,6 +1,7 @@
 import type { EntityClass, EntityKey } from '@mikro-orm/core';
 import { EventsError } from '../EventsError';
 import { assertEventType } from '../model/AbstractEvents';
+import { assertPriority, assertRunAt } from '../model/assertEventData';
 import { EventModel } from '../model/EventModel';
 import type { EntityChange } from './EntityChange';
 
@@ -121,5 +122,12 @@ function checkRuleShape(entity: string, rule: EmitRule<any, any>): void {
   }
   if ((rule.from !== undefined || rule.to !== undefined) && rule.field === undefined) {
     throw EventsError.invalidRule(entity, `\`from\` and \`to\` need \`field\` (rule for ${rule.type})`);
+  }
+  // Fixed values are checked now; what a builder returns is checked at each flush.
+  if (rule.priority != null) {
+    assertPriority(rule.type, rule.priority);
+  }
+  if (rule.runAt != null && typeof rule.runAt !== 'function') {
+    assertRunAt(rule.type, rule.runAt);
   }
 }
