@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { MikroORM } from '@mikro-orm/postgresql';
+import { type MikroORM, raw } from '@mikro-orm/postgresql';
 import { autoEmit, EventsExtension, MAX_PARAMETERS_DEPTH } from 'mikro-orm-events';
 import { emitEntities, Parcel, ParcelEvent } from './fixtures/emitEntities';
 import { createTestDatabase, type TestDatabase } from './support/testDatabase';
@@ -214,6 +214,8 @@ describe('event data the database cannot hold is a typed error, and nothing is w
       priority: -32_768,
       runAt: new Date('0001-01-01T00:00:00.000Z'),
     });
+    // SQL is the database's to judge.
+    em.create(ParcelEvent, { type: 'sql' }).runAt = raw(`timestamptz '2000-01-01 00:00Z'`) as never;
     await em.flush();
     const rows = await orm.em
       .getConnection()
@@ -235,6 +237,15 @@ describe('event data the database cannot hold is a typed error, and nothing is w
         priority: -32_768,
         max_attempts: null,
         run_at: '0001-01-01 00:00:00+00',
+        idempotency_key: null,
+        emoji: null,
+        innermost: null,
+      },
+      {
+        type: 'sql',
+        priority: 0,
+        max_attempts: null,
+        run_at: '2000-01-01 00:00:00+00',
         idempotency_key: null,
         emoji: null,
         innermost: null,

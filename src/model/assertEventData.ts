@@ -1,3 +1,4 @@
+import { RawQueryFragment } from '@mikro-orm/core';
 import { EventsError } from '../EventsError';
 import { assertEventType } from './AbstractEvents';
 import { type BigIntHandling, parametersProblem } from './parametersProblem';
@@ -48,14 +49,18 @@ const RUN_AT_RANGE = [
 export function assertEventData(event: EventValues, target: EventValuesTarget): void {
   assertEventType(event.type);
   const type = event.type;
-  assertParameters(type, event.parameters, target.bigints);
-  if (!(event.priority === undefined || (event.priority === null && target.nullMeansDefault))) {
+  const given = (value: unknown, nullable: boolean) =>
+    !(value === undefined || (value === null && nullable) || isSqlFragment(value));
+  if (given(event.parameters, false)) {
+    assertParameters(type, event.parameters, target.bigints);
+  }
+  if (given(event.priority, target.nullMeansDefault)) {
     assertPriority(type, event.priority);
   }
-  if (!(event.runAt === undefined || (event.runAt === null && target.nullMeansDefault))) {
+  if (given(event.runAt, target.nullMeansDefault)) {
     assertRunAt(type, event.runAt);
   }
-  if (event.maxAttempts != null) {
+  if (given(event.maxAttempts, true)) {
     const value = event.maxAttempts;
     if (typeof value !== 'number' || !Number.isInteger(value) || value < 1 || value > MAX_INT) {
       throw EventsError.invalidEventValue(
@@ -66,7 +71,7 @@ export function assertEventData(event: EventValues, target: EventValuesTarget): 
       );
     }
   }
-  if (event.idempotencyKey != null) {
+  if (given(event.idempotencyKey, true)) {
     const value = event.idempotencyKey;
     if (
       typeof value !== 'string' ||
@@ -81,6 +86,14 @@ export function assertEventData(event: EventValues, target: EventValuesTarget): 
       );
     }
   }
+}
+
+/** A value MikroORM sends as SQL (`raw('now()')`, `sql.now()`): the database computes it. */
+function isSqlFragment(value: unknown): boolean {
+  return (
+    value instanceof RawQueryFragment ||
+    (typeof value === 'string' && RawQueryFragment.isKnownFragment(value))
+  );
 }
 
 /** @internal */

@@ -19,12 +19,69 @@ export type BigIntHandling = 'decimal' | 'refuse';
 /**
  * The first reason why `parameters` cannot be written to a jsonb column as JSON.stringify would
  * serialise them, or undefined when they can: a BigInt (unless converted), a cycle, a string or
- * key with a NUL or a lone surrogate, nesting deeper than MAX_PARAMETERS_DEPTH. The walk follows
- * JSON.stringify's own rules (toJSON, skipped undefined and functions), so it judges exactly what
- * would be sent; it is bounded by the depth limit, so it never overflows the stack itself.
+ * key with a NUL or a lone surrogate, nesting deeper than MAX_PARAMETERS_DEPTH.
+ *
+ * The common case, valid parameters, costs one native JSON.stringify and two scans of its text:
+ * JSON.stringify escapes a NUL as `\u0000` and a lone surrogate as `\udXXX` (a pair it writes
+ * as is), so both show in the text, keys included. Only when something is wrong (or a BigInt
+ * makes JSON.stringify throw) does a walk of the value find what and where.
  * @internal
  */
 export function parametersProblem(parameters: unknown, bigints: BigIntHandling): string | undefined {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(parameters);
+  } catch {
+    return walkedProblem(parameters, bigints);
+  }
+  if (text === undefined || (!UNSTORABLE_ESCAPE.test(text) && !deeperThan(text, MAX_PARAMETERS_DEPTH))) {
+    return undefined;
+  }
+  return walkedProblem(parameters, bigints) ?? 'text PostgreSQL cannot store';
+}
+
+/** `\u0000` or an escaped surrogate, preceded by an even number of backslashes (not `\\u0000`). */
+const UNSTORABLE_ESCAPE = /(?:^|[^\\])(?:\\\\)*\\u(?:0000|d[89a-f][0-9a-f]{2})/;
+
+/** Whether JSON text nests objects and arrays deeper than `max`. */
+function deeperThan(text: string, max: number): boolean {
+  // Each level takes an opening and a closing bracket.
+  if (text.length <= 2 * max) {
+    return false;
+  }
+  let depth = 0;
+  let inString = false;
+  for (let index = 0; index < text.length; index++) {
+    const char = text.charCodeAt(index);
+    if (inString) {
+      if (char === BACKSLASH) {
+        index++;
+      } else if (char === QUOTE) {
+        inString = false;
+      }
+    } else if (char === QUOTE) {
+      inString = true;
+    } else if (char === OPEN_BRACE || char === OPEN_BRACKET) {
+      if (++depth > max) {
+        return true;
+      }
+    } else if (char === CLOSE_BRACE || char === CLOSE_BRACKET) {
+      depth--;
+    }
+  }
+  return false;
+}
+
+const [BACKSLASH, QUOTE, OPEN_BRACE, CLOSE_BRACE, OPEN_BRACKET, CLOSE_BRACKET] = [...'\\"{}[]'].map(char =>
+  char.charCodeAt(0),
+);
+
+/**
+ * The walk behind parametersProblem: it follows JSON.stringify's own rules (toJSON, skipped
+ * undefined and functions), so it judges exactly what would be sent, and it is bounded by the
+ * depth limit, so it never overflows the stack itself.
+ */
+function walkedProblem(parameters: unknown, bigints: BigIntHandling): string | undefined {
   const found = new ParametersWalk(bigints).problem(parameters, '', 1);
   if (!found) {
     return undefined;
