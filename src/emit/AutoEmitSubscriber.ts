@@ -223,7 +223,8 @@ export class AutoEmitSubscriber implements EventSubscriber {
 /**
  * The parameters of a rule without a builder. A string the entity holds with a lone surrogate
  * is written as its own column stores it, with U+FFFD: the change is described as it was saved,
- * and it does not fail a flush that would succeed without auto-emission.
+ * and it does not fail a flush that would succeed without auto-emission. A bigint (a key, most
+ * often) becomes the decimal string insertEvents would write.
  */
 function defaultParameters(change: EntityChange<any>): Record<string, unknown> | undefined {
   if (change.kind === 'update') {
@@ -244,6 +245,9 @@ function defaultParameters(change: EntityChange<any>): Record<string, unknown> |
 }
 
 function asStored(value: unknown): unknown {
+  if (typeof value === 'bigint') {
+    return value.toString();
+  }
   return typeof value === 'string' ? withoutLoneSurrogates(value) : value;
 }
 
@@ -265,8 +269,9 @@ function linkValues(
   if (target === null || target === undefined || deleted.has(target as object)) {
     return prop.fieldNames.map(() => null);
   }
-  if (Utils.isEntity(target)) {
-    return Utils.asArray(helper(target).getPrimaryKeys() ?? []);
-  }
-  return Utils.asArray(target);
+  const keys = Utils.isEntity(target)
+    ? Utils.asArray(helper(target).getPrimaryKeys() ?? [])
+    : Utils.asArray(target);
+  // The decimal string insertEvents would write, without its slower path for BigInts.
+  return keys.map(key => (typeof key === 'bigint' ? key.toString() : key));
 }
