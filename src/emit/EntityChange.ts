@@ -16,8 +16,9 @@ import {
 export interface EntityChange<T extends object> {
   kind: 'create' | 'update' | 'delete';
   /**
-   * Updates: each changed field as `[before, after]`. A to-one relation counts as a field; its
-   * values are the primary keys it pointed to. Empty for creates and deletes.
+   * Updates: each changed field as `[before, after]`, both as the entity holds them. A to-one
+   * relation counts as a field; its values are the primary keys it pointed to. Empty for creates
+   * and deletes.
    */
   changes: { [K in EntityKey<T>]?: [before: unknown, after: unknown] };
   /** Updates and deletes: the entity's state as last loaded or flushed (scalars and to-one keys). */

@@ -33,13 +33,15 @@ export interface EmitRule<T extends object, E extends EventModel> {
   /**
    * The event's `parameters`. Default: `{}` for creates, the changed fields as
    * `{ field: [before, after] }` for updates, and the entity's last stored state for deletes.
+   * Stored as JSON, a BigInt as a decimal string; at most MAX_PARAMETERS_DEPTH levels deep, and
+   * no string or key with a NUL character or a lone surrogate (a typed error fails the flush).
    */
   parameters?: (entity: T, change: EntityChange<T>) => Record<string, unknown>;
   /** Emissions with the same key collapse into one event of the table. */
   idempotencyKey?: (entity: T, change: EntityChange<T>) => string | null | undefined;
-  /** The event's priority (higher first). Default: 0. */
+  /** The event's priority (higher first), from -32768 to 32767. Default: 0. */
   priority?: number;
-  /** When the event becomes due. Default: now. */
+  /** When the event becomes due, a Date in the years 0001 to 9999. Default: now. */
   runAt?: Date | ((entity: T, change: EntityChange<T>) => Date);
 }
 
