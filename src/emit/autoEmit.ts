@@ -41,7 +41,7 @@ export interface EmitRule<T extends object, E extends EventModel> {
   idempotencyKey?: (entity: T, change: EntityChange<T>) => string | null | undefined;
   /** The event's priority (higher first), from -32768 to 32767. Default: 0. */
   priority?: number;
-  /** When the event becomes due, a Date in the years 0001 to 9999. Default: now. */
+  /** When the event becomes due. Default: now. */
   runAt?: Date | ((entity: T, change: EntityChange<T>) => Date);
 }
 
