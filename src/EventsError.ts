@@ -1,3 +1,5 @@
+import { MAX_PARAMETERS_DEPTH } from './model/parametersProblem';
+
 /**
  * Every mistake the library can report about its input: configuration, registrations,
  * event catalogues and CLI flags. Each case is a static factory, so the message is written
@@ -67,7 +69,7 @@ export class EventsError extends Error {
 
   static invalidEventType(type: unknown): EventsError {
     return new EventsError(
-      `Event type must be a non-empty string of at most 128 characters, got ${JSON.stringify(type)}`,
+      `Event type must be a non-empty string of at most 128 characters, without NUL characters or lone surrogates, got ${JSON.stringify(type)}`,
       'INVALID_EVENT_TYPE',
     );
   }
@@ -128,7 +130,7 @@ export class EventsError extends Error {
 
   static invalidParameters(type: string, reason: string): EventsError {
     return new EventsError(
-      `The parameters of a "${type}" event cannot be stored as JSON (${reason}): use plain JSON values (no BigInt, no cycles)`,
+      `The parameters of a "${type}" event cannot be stored as JSON (${reason}): use plain JSON values (no BigInt, no cycles, no NUL characters or lone surrogates in strings and keys, at most ${MAX_PARAMETERS_DEPTH} levels deep)`,
       'INVALID_PARAMETERS',
     );
   }
@@ -174,5 +176,16 @@ export class EventsError extends Error {
       `The worker table ${table} is missing and could not be created (${reason}): grant the worker's database role CREATE on its schema, or create the table as the README's "Rolling deploys" section shows`,
       'WORKER_TABLE_MISSING',
     );
+  }
+
+  static invalidEventValue(
+    type: string,
+    property: 'priority' | 'runAt' | 'maxAttempts' | 'idempotencyKey',
+    expected: string,
+    got: string,
+  ): EventsError {
+    // INVALID_PRIORITY, INVALID_RUN_AT, INVALID_MAX_ATTEMPTS, INVALID_IDEMPOTENCY_KEY
+    const code = `INVALID_${property.replace(/[A-Z]/g, letter => `_${letter}`).toUpperCase()}`;
+    return new EventsError(`The ${property} of a "${type}" event must be ${expected}, got ${got}`, code);
   }
 }

@@ -44,3 +44,4 @@ export { markProcessed } from './ops/markProcessed';
 export { deleteEvents } from './ops/deleteEvents';
 export type { EventRow } from './ops/EventRow';
 export { backfillEvents, type BackfillOptions } from './ops/backfillEvents';
+export { MAX_PARAMETERS_DEPTH } from './model/parametersProblem';

@@ -290,7 +290,11 @@ describe('auto-emission', () => {
               {
                 on: 'create',
                 type: 'parcel.created',
-                parameters: parcel => ({ weight: BigInt(parcel.weight) }),
+                parameters: parcel => {
+                  const cycle: Record<string, unknown> = { weight: parcel.weight };
+                  cycle.self = cycle;
+                  return cycle;
+                },
               },
             ],
           }),

@@ -12,7 +12,8 @@ import {
 } from '@mikro-orm/core';
 import { EventsError } from '../EventsError';
 import { assertEventData } from '../model/assertEventData';
-import { EventModel } from '../model/EventModel';
+import { EventModel, IDEMPOTENCY_KEY_LENGTH } from '../model/EventModel';
+import { withoutLoneSurrogates } from '../model/storableText';
 import { type EventColumn, EventTable } from '../sql/EventTable';
 import type { AutoEmitDefinition, EmitRule } from './autoEmit';
 import { linkProperties } from '../model/eventLinks';
@@ -41,6 +42,7 @@ interface TableWriter {
   columns: InsertColumn[];
   /** Link property name → its columns. */
   links: Map<string, { prop: EntityMetadata<EventModel>['props'][number]; columns: string[] }>;
+  idempotencyKeyLength: number;
 }
 
 /**
@@ -71,7 +73,11 @@ export class AutoEmitSubscriber implements EventSubscriber {
   beforeFlush({ uow }: FlushEventArgs): void {
     for (const entity of uow.getPersistStack()) {
       if (entity instanceof EventModel) {
-        assertEventData(entity.type, entity.parameters);
+        assertEventData(entity, {
+          bigints: 'refuse',
+          nullMeansDefault: false,
+          idempotencyKeyLength: idempotencyKeyLength(helper(entity).__meta),
+        });
       }
     }
   }
@@ -155,15 +161,27 @@ export class AutoEmitSubscriber implements EventSubscriber {
 
   private row(writer: TableWriter, emission: Emission, deleted: Set<object>): Record<string, unknown> {
     const { rule, entity, change, definition } = emission;
-    const runAt = typeof rule.runAt === 'function' ? rule.runAt(entity, change) : rule.runAt;
+    const values = {
+      type: rule.type,
+      parameters: rule.parameters ? rule.parameters(entity, change) : defaultParameters(change),
+      priority: rule.priority,
+      runAt: typeof rule.runAt === 'function' ? rule.runAt(entity, change) : rule.runAt,
+      idempotencyKey: rule.idempotencyKey?.(entity, change) ?? undefined,
+    };
+    // Checked before any row is sent: the flush fails with a typed error, not a driver error.
+    assertEventData(values, {
+      bigints: 'decimal',
+      nullMeansDefault: true,
+      idempotencyKeyLength: writer.idempotencyKeyLength,
+    });
     const c = (property: EventColumn) => writer.table.columnName(property);
     // Unset columns are left out (JSON.stringify drops undefined) and take their fallback.
     const row: Record<string, unknown> = {
-      [c('type')]: rule.type,
-      [c('parameters')]: rule.parameters ? rule.parameters(entity, change) : defaultParameters(change),
-      [c('priority')]: rule.priority,
-      [c('runAt')]: runAt?.toISOString(),
-      [c('idempotencyKey')]: rule.idempotencyKey?.(entity, change) ?? undefined,
+      [c('type')]: values.type,
+      [c('parameters')]: values.parameters,
+      [c('priority')]: values.priority,
+      [c('runAt')]: values.runAt?.toISOString(),
+      [c('idempotencyKey')]: values.idempotencyKey,
     };
     for (const [name, value] of Object.entries(definition.link(entity) ?? {})) {
       const link = writer.links.get(name);
@@ -196,17 +214,46 @@ export class AutoEmitSubscriber implements EventSubscriber {
       links.set(prop.name, { prop, columns: prop.fieldNames });
       prop.fieldNames.forEach((name, index) => columns.push({ name, sqlType: prop.columnTypes[index] }));
     }
-    writer = { table, columns, links };
+    writer = { table, columns, links, idempotencyKeyLength: idempotencyKeyLength(meta) };
     this.writers.set(meta, writer);
     return writer;
   }
 }
 
+/**
+ * The parameters of a rule without a builder. A string the entity holds with a lone surrogate
+ * is written as its own column stores it, with U+FFFD: the change is described as it was saved,
+ * and it does not fail a flush that would succeed without auto-emission. A bigint (a key, most
+ * often) becomes the decimal string insertEvents would write.
+ */
 function defaultParameters(change: EntityChange<any>): Record<string, unknown> | undefined {
   if (change.kind === 'update') {
-    return change.changes;
+    const changes: Record<string, unknown> = {};
+    for (const [name, values] of Object.entries(change.changes as Record<string, unknown[]>)) {
+      changes[name] = values.map(asStored);
+    }
+    return changes;
   }
-  return change.kind === 'delete' ? change.original : undefined;
+  if (change.kind === 'delete' && change.original) {
+    const snapshot: Record<string, unknown> = {};
+    for (const [name, value] of Object.entries(change.original)) {
+      snapshot[name] = asStored(value);
+    }
+    return snapshot;
+  }
+  return undefined;
+}
+
+function asStored(value: unknown): unknown {
+  if (typeof value === 'bigint') {
+    return value.toString();
+  }
+  return typeof value === 'string' ? withoutLoneSurrogates(value) : value;
+}
+
+/** The length of an event table's idempotency key column (a subclass may re-declare it). */
+function idempotencyKeyLength(meta: EntityMetadata<EventModel>): number {
+  return meta.properties.idempotencyKey?.length ?? IDEMPOTENCY_KEY_LENGTH;
 }
 
 /** The column values of a link: a to-one relation gives its target's primary key(s). */
@@ -222,8 +269,9 @@ function linkValues(
   if (target === null || target === undefined || deleted.has(target as object)) {
     return prop.fieldNames.map(() => null);
   }
-  if (Utils.isEntity(target)) {
-    return Utils.asArray(helper(target).getPrimaryKeys() ?? []);
-  }
-  return Utils.asArray(target);
+  const keys = Utils.isEntity(target)
+    ? Utils.asArray(helper(target).getPrimaryKeys() ?? [])
+    : Utils.asArray(target);
+  // The decimal string insertEvents would write, without its slower path for BigInts.
+  return keys.map(key => (typeof key === 'bigint' ? key.toString() : key));
 }

@@ -1,6 +1,7 @@
 import type { EntityClass, EntityKey } from '@mikro-orm/core';
 import { EventsError } from '../EventsError';
 import { assertEventType } from '../model/AbstractEvents';
+import { assertPriority, assertRunAt } from '../model/assertEventData';
 import { EventModel } from '../model/EventModel';
 import type { EntityChange } from './EntityChange';
 
@@ -32,11 +33,13 @@ export interface EmitRule<T extends object, E extends EventModel> {
   /**
    * The event's `parameters`. Default: `{}` for creates, the changed fields as
    * `{ field: [before, after] }` for updates, and the entity's last stored state for deletes.
+   * Stored as JSON, a BigInt as a decimal string; at most MAX_PARAMETERS_DEPTH levels deep, and
+   * no string or key with a NUL character or a lone surrogate (a typed error fails the flush).
    */
   parameters?: (entity: T, change: EntityChange<T>) => Record<string, unknown>;
   /** Emissions with the same key collapse into one event of the table. */
   idempotencyKey?: (entity: T, change: EntityChange<T>) => string | null | undefined;
-  /** The event's priority (higher first). Default: 0. */
+  /** The event's priority (higher first), from -32768 to 32767. Default: 0. */
   priority?: number;
   /** When the event becomes due. Default: now. */
   runAt?: Date | ((entity: T, change: EntityChange<T>) => Date);
@@ -121,5 +124,12 @@ function checkRuleShape(entity: string, rule: EmitRule<any, any>): void {
   }
   if ((rule.from !== undefined || rule.to !== undefined) && rule.field === undefined) {
     throw EventsError.invalidRule(entity, `\`from\` and \`to\` need \`field\` (rule for ${rule.type})`);
+  }
+  // Fixed values are checked now; what a builder returns is checked at each flush.
+  if (rule.priority != null) {
+    assertPriority(rule.type, rule.priority);
+  }
+  if (rule.runAt != null && typeof rule.runAt !== 'function') {
+    assertRunAt(rule.type, rule.runAt);
   }
 }

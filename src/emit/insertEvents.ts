@@ -2,7 +2,6 @@ import type { EntityManager } from '@mikro-orm/core';
 import type { EventTable } from '../sql/EventTable';
 import { EVENTS_CHANNEL } from '../sql/notifyChannel';
 import { rawQuery } from '../sql/rawQuery';
-import { assertJsonParameters } from '../model/assertEventData';
 
 /**
  * A column that emitted rows fill.
@@ -55,19 +54,23 @@ export async function insertEvents(
     `with inserted as (insert into ${table.name} (${targets})` +
     ` select ${values} from json_to_recordset(?::json) as v(${recordType})${onConflict})` +
     ` select pg_notify(?, '')`;
-  await rawQuery(em, sql, [rowsAsJson(table, rows), EVENTS_CHANNEL], trx);
+  await rawQuery(em, sql, [rowsAsJson(rows), EVENTS_CHANNEL], trx);
 }
 
-/** The rows as one JSON text; a row whose parameters JSON cannot hold is a typed error. */
-function rowsAsJson(table: EventTable, rows: readonly Record<string, unknown>[]): string {
+/**
+ * The rows as one JSON text (their values are checked already). A BigInt, such as a `bigint`
+ * primary key that MikroORM maps to a JS bigint, in a link column or in the parameters, is
+ * written as a decimal string: the form MikroORM's own BigIntType serialises to, exact at any
+ * size, and read back by the link's bigint column. A replacer slows JSON.stringify several
+ * times over, so it is used only for rows that hold a BigInt, which make the plain call throw.
+ */
+function rowsAsJson(rows: readonly Record<string, unknown>[]): string {
   try {
     return JSON.stringify(rows);
-  } catch (error) {
-    // Only on failure: find the offending row, to name its type.
-    for (const row of rows) {
-      assertJsonParameters(String(row[table.columnName('type')]), row[table.columnName('parameters')]);
-    }
-    throw error;
+  } catch {
+    return JSON.stringify(rows, (_key, value: unknown) =>
+      typeof value === 'bigint' ? value.toString() : value,
+    );
   }
 }
 

@@ -1,5 +1,6 @@
 import { EventsError } from '../EventsError';
 import { EVENT_TYPE_MAX_LENGTH } from './EventModel';
+import { fitsLength, isStorableText } from './storableText';
 
 /** A catalogue entry: the stored value and its human label. */
 export type EventChoice<Value extends string = string> = readonly [value: Value, label: string];
@@ -57,11 +58,17 @@ export function validateChoices(choices: readonly EventChoice[], names: readonly
 }
 
 /**
- * Checks that a value fits the `type` column.
+ * Checks that a value fits the `type` column and is stored exactly as given: PostgreSQL would
+ * store a lone surrogate as U+FFFD, a type that no handler's registration could ever match.
  * @internal
  */
 export function assertEventType(value: unknown): asserts value is string {
-  if (typeof value !== 'string' || value.length === 0 || value.length > EVENT_TYPE_MAX_LENGTH) {
+  if (
+    typeof value !== 'string' ||
+    value.length === 0 ||
+    !fitsLength(value, EVENT_TYPE_MAX_LENGTH) ||
+    !isStorableText(value)
+  ) {
     throw EventsError.invalidEventType(value);
   }
 }

@@ -4,6 +4,12 @@ import { Entity, Index, OptionalProps, PrimaryKey, Property, Unique } from '@mik
 export const EVENT_TYPE_MAX_LENGTH = 128;
 
 /**
+ * The length of the `idempotencyKey` column.
+ * @internal
+ */
+export const IDEMPOTENCY_KEY_LENGTH = 255;
+
+/**
  * The abstract base of every event table. Subclass it once per table, add a relation to the
  * entity the events are about, and narrow `type` to your catalogue:
  *
@@ -116,7 +122,7 @@ export abstract class EventModel<Type extends string = string> {
   priority: number = 0;
 
   /** Emissions that carry the same key collapse into one event per table. */
-  @Property({ type: 'string', length: 255, nullable: true })
+  @Property({ type: 'string', length: IDEMPOTENCY_KEY_LENGTH, nullable: true })
   idempotencyKey?: string | null;
 
   /** Names of the handlers that already succeeded for this event; a retry skips them. */
