@@ -43,3 +43,5 @@ export { getEvent, type EventDetail } from './ops/getEvent';
 export { markProcessed } from './ops/markProcessed';
 export { deleteEvents } from './ops/deleteEvents';
 export type { EventRow } from './ops/EventRow';
+export type { EventSummary } from './ops/EventSummary';
+export type { ListFilter } from './ops/ListFilter';
