@@ -5,22 +5,24 @@ import { resolveEventsConfig } from '../config';
 import { EventsError } from '../EventsError';
 import { deleteEvents } from '../ops/deleteEvents';
 import { eventActivity } from '../ops/eventActivity';
-import { type EventState } from '../ops/EventState';
 import { eventStats } from '../ops/eventStats';
 import { getEvent } from '../ops/getEvent';
 import { listEvents } from '../ops/listEvents';
 import { markProcessed } from '../ops/markProcessed';
 import type { ModelCount } from '../ops/changeEvents';
 import { requeueEvents } from '../ops/requeueEvents';
+import { countRequeueListed, requeueListed } from '../ops/requeueListed';
 import { eventModels } from '../process/eventModels';
 import { discoverHandlers } from '../registry/discoverHandlers';
 import { SCRIPT, STYLESHEET } from './assets';
 import { esc } from './escapeHtml';
-import { AGES, eventListPage } from './eventListPage';
+import { eventListPage } from './eventListPage';
 import { eventDetailPage } from './eventDetailPage';
 import { layout, type PageContext } from './layout';
+import { listFields, listFilterOf, readListQuery } from './listQuery';
 import { overviewFragment } from './overviewPage';
 import { readForm } from './readForm';
+import { requeuePage } from './requeuePage';
 import { requestPath, type RequestPath } from './requestPath';
 import { sameSecret } from './sameSecret';
 import { SessionCookie } from './SessionCookie';
@@ -146,23 +148,24 @@ export function createDashboard(orm: MikroORM, options: DashboardOptions = {}): 
       return send(res, 200, 'text/html', layout(ctx, 'Overview', body));
     }
     if (path === '/events') {
-      const age = query.get('age') || undefined;
-      const filters = {
-        model: query.get('model') || undefined,
-        type: query.get('type') || undefined,
-        state: (query.get('state') || undefined) as EventState | undefined,
-        search: query.get('q')?.trim() || undefined,
+      const list = readListQuery(query);
+      const page = await listEvents(orm, {
+        ...listFilterOf(list),
+        model: list.model,
         before: query.get('before') || undefined,
-        newerThan: age ? AGES[age] : undefined,
-        age,
-      };
-      const page = await listEvents(orm, filters);
+      });
       const models = eventModels(orm.getMetadata()).map(meta => meta.className);
-      return send(res, 200, 'text/html', eventListPage(ctx, models, filters, page));
+      return send(res, 200, 'text/html', eventListPage(ctx, models, list, page));
+    }
+    if (path === '/requeue') {
+      const list = readListQuery(query);
+      const counts = await countRequeueListed(orm, list.model, listFilterOf(list));
+      const model = list.model ?? eventModels(orm.getMetadata())[0]?.className;
+      return send(res, 200, 'text/html', requeuePage(ctx, { ...list, model }, counts));
     }
     const detail = /^\/events\/([^/]+)\/(\d{1,19})$/.exec(path);
     if (detail) {
-      const event = await getEvent(orm, decodeURIComponent(detail[1]), detail[2]);
+      const event = await getEvent(orm, decodeSegment(detail[1]), detail[2]);
       return event
         ? send(res, 200, 'text/html', eventDetailPage(ctx, event))
         : send(res, 404, 'text/html', layout(ctx, 'Not found', '<h2>No such event</h2>'));
@@ -187,15 +190,13 @@ export function createDashboard(orm: MikroORM, options: DashboardOptions = {}): 
     const action = form.get('action');
     let counts: ModelCount[];
     let verb: string;
+    let back = `${esc(ctx.base)}/events?${esc(new URLSearchParams({ model: model ?? '' }).toString())}`;
     if (action === 'requeue-matching') {
-      const state = form.get('state');
-      const type = form.get('type');
-      counts = await requeueEvents(orm, {
-        model,
-        types: type ? [type] : undefined,
-        onlyErrors: state === 'dead' || state === 'retrying',
-      });
+      // Exactly the list's filter, every field of it, as the confirmation counted it.
+      const list = readListQuery(form);
+      counts = [await requeueListed(orm, list.model, listFilterOf(list))];
       verb = 'Requeued';
+      back = `${esc(ctx.base)}/events?${esc(new URLSearchParams(listFields(list)).toString())}`;
     } else {
       if (ids.length === 0) {
         return send(res, 400, 'text/html', layout(ctx, 'Nothing selected', '<h2>Select events first</h2>'));
@@ -214,7 +215,6 @@ export function createDashboard(orm: MikroORM, options: DashboardOptions = {}): 
       }
     }
     const changed = counts.reduce((sum, count) => sum + count.count, 0);
-    const back = `${esc(ctx.base)}/events?model=${encodeURIComponent(model ?? '')}`;
     return send(
       res,
       200,
@@ -258,6 +258,15 @@ export function createDashboard(orm: MikroORM, options: DashboardOptions = {}): 
       }
     }
     return true;
+  }
+}
+
+/** A path segment, percent-decoded; a malformed `%` is the client's error. */
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw EventsError.invalidOption('request URL', segment, 'a path segment with valid percent-encoding');
   }
 }
 
