@@ -41,10 +41,11 @@ export interface DashboardOptions {
    */
   basePath?: string;
   /**
-   * Require this bearer token: an `Authorization: Bearer` header, or `?token=` once, after which
-   * a session cookie keeps the user signed in. The cookie holds an HMAC of the token under a key
-   * of this instance (never the token), is scoped to the dashboard's path, and ends with the
-   * process.
+   * Require this bearer token (not empty): an `Authorization: Bearer` header, compared as sent,
+   * or `?token=` once, decoded as any URL parameter. Then a session cookie keeps the user signed
+   * in, and the dashboard redirects to the same URL without the token. The cookie holds an HMAC
+   * of the token under a key of this instance (never the token), is scoped to the dashboard's
+   * path, and ends with the process.
    */
   token?: string;
   /** Require HTTP basic authentication with these credentials (neither may be empty). */
