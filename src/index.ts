@@ -43,5 +43,7 @@ export { getEvent, type EventDetail } from './ops/getEvent';
 export { markProcessed } from './ops/markProcessed';
 export { deleteEvents } from './ops/deleteEvents';
 export type { EventRow } from './ops/EventRow';
+export type { EventSummary } from './ops/EventSummary';
+export type { ListFilter } from './ops/ListFilter';
 export { backfillEvents, type BackfillOptions } from './ops/backfillEvents';
 export { MAX_PARAMETERS_DEPTH } from './model/parametersProblem';

@@ -113,8 +113,8 @@ describe('the dashboard', () => {
     assert.equal((await fetch(`${url}/`)).status, 401);
     assert.equal((await fetch(`${url}/events`, { headers: { authorization: 'Bearer wrong' } })).status, 401);
     assert.equal((await fetch(`${url}/events`, { headers: { authorization: 'Bearer s3cret' } })).status, 200);
-    const viaQuery = await fetch(`${url}/?token=s3cret`);
-    assert.equal(viaQuery.status, 200);
+    const viaQuery = await fetch(`${url}/?token=s3cret`, { redirect: 'manual' });
+    assert.equal(viaQuery.status, 303);
     assert.match(viaQuery.headers.get('set-cookie') ?? '', /HttpOnly; SameSite=Strict/);
     const basic = await serve({ basicAuth: { user: 'ops', password: 'pw' } });
     assert.equal((await fetch(`${basic}/`)).status, 401);
@@ -159,8 +159,8 @@ describe('the dashboard', () => {
       return listen(app);
     };
     const plain = `${await mounted(() => {})}/admin/events`;
-    const signIn = await fetch(`${plain}/?token=s3cret`);
-    assert.equal(signIn.status, 200);
+    const signIn = await fetch(`${plain}/?token=s3cret`, { redirect: 'manual' });
+    assert.equal(signIn.status, 303);
     const { pair, attributes } = cookieOf(signIn);
     assert.deepEqual(attributes, ['HttpOnly', 'SameSite=Strict', 'Path=/admin/events']);
     assert.match(pair, /^mikro_orm_events_session=[\w-]{43}$/);
@@ -174,22 +174,33 @@ describe('the dashboard', () => {
     assert.equal((await withCookie(`${pair.slice(0, -2)}xx`)).status, 401);
     // A session of another dashboard, with the same token, is not one of this one.
     const other = `${await mounted(() => {})}/admin/events`;
-    assert.equal(cookieOf(await fetch(`${other}/?token=s3cret`)).pair === pair, false);
+    assert.equal(
+      cookieOf(await fetch(`${other}/?token=s3cret`, { redirect: 'manual' })).pair === pair,
+      false,
+    );
     assert.equal((await fetch(`${other}/events`, { headers: { cookie: pair } })).status, 401);
 
     // X-Forwarded-Proto counts only where the app trusts its proxy.
     const forwarded = { 'x-forwarded-proto': 'https' };
     assert.ok(
-      !cookieOf(await fetch(`${plain}/?token=s3cret`, { headers: forwarded })).attributes.includes('Secure'),
+      !cookieOf(
+        await fetch(`${plain}/?token=s3cret`, { headers: forwarded, redirect: 'manual' }),
+      ).attributes.includes('Secure'),
     );
     const proxied = `${await mounted(app => app.set('trust proxy', 'loopback'))}/admin/events`;
     assert.ok(
-      cookieOf(await fetch(`${proxied}/?token=s3cret`, { headers: forwarded })).attributes.includes('Secure'),
+      cookieOf(
+        await fetch(`${proxied}/?token=s3cret`, { headers: forwarded, redirect: 'manual' }),
+      ).attributes.includes('Secure'),
     );
-    assert.ok(!cookieOf(await fetch(`${proxied}/?token=s3cret`)).attributes.includes('Secure'));
+    assert.ok(
+      !cookieOf(await fetch(`${proxied}/?token=s3cret`, { redirect: 'manual' })).attributes.includes(
+        'Secure',
+      ),
+    );
     // secureCookie: for a proxy that terminates TLS and says nothing.
     const told = `${await mounted(() => {}, { secureCookie: true })}/admin/events`;
-    assert.deepEqual(cookieOf(await fetch(`${told}/?token=s3cret`)).attributes, [
+    assert.deepEqual(cookieOf(await fetch(`${told}/?token=s3cret`, { redirect: 'manual' })).attributes, [
       'HttpOnly',
       'SameSite=Strict',
       'Path=/admin/events',
@@ -255,7 +266,7 @@ describe('the dashboard', () => {
     const { port } = new URL(url);
     const statusLine = await new Promise<string>((resolveLine, reject) => {
       const socket = connect(Number(port), '127.0.0.1', () =>
-        socket.write('GET http://[bad/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'),
+        socket.write('GET http://[bad/ HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n'),
       );
       let data = '';
       socket.on('data', chunk => (data += chunk));
@@ -346,10 +357,15 @@ describe('the dashboard', () => {
     try {
       await waitForLine(cli, /^Dashboard on http:\/\/127\.0\.0\.1:\d+\/ \(read-only\)/, 30_000);
       assert.equal((await fetch(`http://127.0.0.1:${port}/`)).status, 401);
-      const response = await fetch(`http://127.0.0.1:${port}/?token=cli`);
+      const signIn = await fetch(`http://127.0.0.1:${port}/?token=cli`, { redirect: 'manual' });
+      assert.equal(signIn.status, 303);
+      const setCookie = signIn.headers.get('set-cookie') ?? '';
+      assert.match(setCookie, /; Path=\/; Secure$/);
+      const response = await fetch(`http://127.0.0.1:${port}/`, {
+        headers: { cookie: setCookie.split(';')[0] },
+      });
       assert.equal(response.status, 200);
       assert.match(await response.text(), /order\.created/);
-      assert.match(response.headers.get('set-cookie') ?? '', /; Path=\/; Secure$/);
     } finally {
       cli.kill('SIGTERM');
     }

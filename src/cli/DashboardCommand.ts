@@ -1,16 +1,18 @@
 import { createServer } from 'node:http';
 import { CLIHelper } from '@mikro-orm/cli';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
+import { hostPolicy } from '../dashboard/allowedHosts';
 import { createDashboard } from '../dashboard/createDashboard';
 import { EventsError } from '../EventsError';
 import { type ConfigArgs, withOrm } from './openOrm';
-import { parsePositiveInteger } from './parseFlags';
+import { parseList, parsePositiveInteger } from './parseFlags';
 
 interface DashboardArgs extends ConfigArgs {
   port?: string;
   host: string;
   token?: string;
   basicAuth?: string;
+  allowedHosts?: string;
   readOnly: boolean;
   secureCookie: boolean;
 }
@@ -28,6 +30,10 @@ export class DashboardCommand implements CommandModule<object, DashboardArgs> {
       .option('host', { type: 'string', default: '127.0.0.1', desc: 'Address to bind' })
       .option('token', { type: 'string', desc: 'Require this bearer token [env: EVENTS_DASHBOARD_TOKEN]' })
       .option('basic-auth', { type: 'string', desc: 'Require HTTP basic auth, as user:password' })
+      .option('allowed-hosts', {
+        type: 'string',
+        desc: "Host names to answer besides localhost, comma-separated, or 'any' [default: loopback names only without --token or --basic-auth, else any]",
+      })
       .option('read-only', {
         type: 'boolean',
         default: false,
@@ -45,15 +51,23 @@ export class DashboardCommand implements CommandModule<object, DashboardArgs> {
     if (port > 65_535) {
       throw EventsError.invalidOption('--port', args.port, 'a port number up to 65535');
     }
-    const token = args.token ?? process.env.EVENTS_DASHBOARD_TOKEN;
+    // An empty variable is an unset one, as shells make it easy to have; an empty flag is a mistake.
+    const token = args.token ?? (process.env.EVENTS_DASHBOARD_TOKEN || undefined);
+    if (token === '') {
+      throw EventsError.invalidOption('--token', '', 'a non-empty token');
+    }
     let basicAuth: { user: string; password: string } | undefined;
     if (args.basicAuth !== undefined) {
+      // The user ends at the first ':' (RFC 7617); an empty password would open the door to anyone.
       const separator = args.basicAuth.indexOf(':');
-      if (separator < 1) {
-        throw EventsError.invalidOption('--basic-auth', '(hidden)', 'user:password');
+      if (separator < 1 || separator === args.basicAuth.length - 1) {
+        throw EventsError.invalidOption('--basic-auth', '(hidden)', 'user:password, both non-empty');
       }
       basicAuth = { user: args.basicAuth.slice(0, separator), password: args.basicAuth.slice(separator + 1) };
     }
+    const hosts = parseList('--allowed-hosts', args.allowedHosts);
+    const allowedHosts = hosts?.length === 1 && hosts[0] === 'any' ? 'any' : hosts;
+    hostPolicy('--allowed-hosts', allowedHosts, Boolean(token || basicAuth));
     if (!LOOPBACK.has(args.host) && !token && !basicAuth) {
       throw EventsError.missingOption(
         '--token or --basic-auth',
@@ -62,7 +76,13 @@ export class DashboardCommand implements CommandModule<object, DashboardArgs> {
     }
     await withOrm(args, async orm => {
       const server = createServer(
-        createDashboard(orm, { token, basicAuth, readOnly: args.readOnly, secureCookie: args.secureCookie }),
+        createDashboard(orm, {
+          token,
+          basicAuth,
+          allowedHosts,
+          readOnly: args.readOnly,
+          secureCookie: args.secureCookie,
+        }),
       );
       await new Promise<void>((resolve, reject) =>
         server.once('error', reject).listen(port, args.host, resolve),

@@ -5,22 +5,27 @@ import { resolveEventsConfig } from '../config';
 import { EventsError } from '../EventsError';
 import { deleteEvents } from '../ops/deleteEvents';
 import { eventActivity } from '../ops/eventActivity';
-import { type EventState } from '../ops/EventState';
 import { eventStats } from '../ops/eventStats';
 import { getEvent } from '../ops/getEvent';
 import { listEvents } from '../ops/listEvents';
 import { markProcessed } from '../ops/markProcessed';
 import type { ModelCount } from '../ops/changeEvents';
 import { requeueEvents } from '../ops/requeueEvents';
+import { countRequeueListed, requeueListed } from '../ops/requeueListed';
 import { eventModels } from '../process/eventModels';
 import { discoverHandlers } from '../registry/discoverHandlers';
+import { hostAllowed, hostPolicy } from './allowedHosts';
 import { SCRIPT, STYLESHEET } from './assets';
+import { authorizationHeader } from './authorizationHeader';
+import { crossOrigin } from './crossOrigin';
 import { esc } from './escapeHtml';
-import { AGES, eventListPage } from './eventListPage';
+import { eventListPage } from './eventListPage';
 import { eventDetailPage } from './eventDetailPage';
 import { layout, type PageContext } from './layout';
+import { listFields, listFilterOf, readListQuery } from './listQuery';
 import { overviewFragment } from './overviewPage';
 import { readForm } from './readForm';
+import { requeuePage } from './requeuePage';
 import { requestPath, type RequestPath } from './requestPath';
 import { sameSecret } from './sameSecret';
 import { SessionCookie } from './SessionCookie';
@@ -36,14 +41,24 @@ export interface DashboardOptions {
    */
   basePath?: string;
   /**
-   * Require this bearer token: an `Authorization: Bearer` header, or `?token=` once, after which
-   * a session cookie keeps the user signed in. The cookie holds an HMAC of the token under a key
-   * of this instance (never the token), is scoped to the dashboard's path, and ends with the
-   * process.
+   * Require this bearer token (not empty): an `Authorization: Bearer` header, compared as sent,
+   * or `?token=` once, decoded as any URL parameter. Then a session cookie keeps the user signed
+   * in, and the dashboard redirects to the same URL without the token. The cookie holds an HMAC
+   * of the token under a key of this instance (never the token), is scoped to the dashboard's
+   * path, and ends with the process.
    */
   token?: string;
-  /** Require HTTP basic authentication with these credentials. */
+  /** Require HTTP basic authentication with these credentials (neither may be empty). */
   basicAuth?: { user: string; password: string };
+  /**
+   * The `Host` headers the dashboard answers, against DNS rebinding: `'any'`, or hostnames
+   * (without port; `.example.com` also matches its subdomains) answered besides the loopback
+   * names (`localhost`, 127.0.0.0/8, `[::1]`). Any other host gets a 403. Without `token` or
+   * `basicAuth`, only the loopback names are answered by default; with them, any host is,
+   * since a rebound page gets neither the session cookie nor the credentials.
+   * @default loopback names only without credentials, else 'any'
+   */
+  allowedHosts?: 'any' | string[];
   /** Show everything, change nothing: every action is refused. @default false */
   readOnly?: boolean;
   /**
@@ -55,6 +70,9 @@ export interface DashboardOptions {
    */
   secureCookie?: boolean;
 }
+
+/** The paths the dashboard serves, below its base path. */
+const DASHBOARD_PATH = /^\/(?:events(?:\/[^/]+\/\d+)?|requeue|actions|assets\/dashboard\.(?:css|js))?$/;
 
 type Handler = (req: IncomingMessage, res: ServerResponse, next?: (error?: unknown) => void) => void;
 
@@ -70,6 +88,8 @@ type Handler = (req: IncomingMessage, res: ServerResponse, next?: (error?: unkno
  * may run before it: a body they have read is taken from `req.body`.
  */
 export function createDashboard(orm: MikroORM, options: DashboardOptions = {}): Handler {
+  checkCredentials(options);
+  const hosts = hostPolicy('allowedHosts', options.allowedHosts, Boolean(options.token || options.basicAuth));
   const csrf = randomBytes(24).toString('hex');
   const session = options.token ? new SessionCookie(options.token) : undefined;
   const handlersLoaded = discoverHandlers({
@@ -79,6 +99,7 @@ export function createDashboard(orm: MikroORM, options: DashboardOptions = {}): 
   handlersLoaded.catch(() => undefined);
 
   return (req, res, next) => {
+    const elsewhere = () => (next ? next() : send(res, 404, 'text/plain', 'Not found'));
     let where: RequestPath;
     try {
       where = requestPath(req, options.basePath);
@@ -87,15 +108,25 @@ export function createDashboard(orm: MikroORM, options: DashboardOptions = {}): 
       send(res, 400, 'text/plain', error instanceof Error ? error.message : String(error));
       return;
     }
+    // The host app's own routes, where the dashboard is mounted at its root, are not its to guard.
+    if (!DASHBOARD_PATH.test(where.path)) {
+      elsewhere();
+      return;
+    }
+    // Before anything else, so that no page, not even an error page, reaches a rebound host.
+    if (!hostAllowed(req, hosts)) {
+      send(res, 403, 'text/plain', 'Forbidden: this Host is not allowed (see the allowedHosts option)');
+      return;
+    }
+    if (req.method === 'POST' && crossOrigin(req)) {
+      send(res, 403, 'text/plain', 'Forbidden: a cross-origin request');
+      return;
+    }
     const ctx: PageContext = { base: where.base, csrf, readOnly: options.readOnly ?? false };
     handle(req, res, ctx, where).then(
       handled => {
         if (!handled) {
-          if (next) {
-            next();
-          } else {
-            send(res, 404, 'text/plain', 'Not found');
-          }
+          elsewhere();
         }
       },
       error => {
@@ -127,7 +158,7 @@ export function createDashboard(orm: MikroORM, options: DashboardOptions = {}): 
     if (path === '/assets/dashboard.js') {
       return send(res, 200, 'text/javascript', SCRIPT);
     }
-    if (!authorized(req, res, query, ctx.base)) {
+    if (!authorized(req, res, ctx.base, path, query)) {
       return true;
     }
     await handlersLoaded;
@@ -146,23 +177,24 @@ export function createDashboard(orm: MikroORM, options: DashboardOptions = {}): 
       return send(res, 200, 'text/html', layout(ctx, 'Overview', body));
     }
     if (path === '/events') {
-      const age = query.get('age') || undefined;
-      const filters = {
-        model: query.get('model') || undefined,
-        type: query.get('type') || undefined,
-        state: (query.get('state') || undefined) as EventState | undefined,
-        search: query.get('q')?.trim() || undefined,
+      const list = readListQuery(query);
+      const page = await listEvents(orm, {
+        ...listFilterOf(list),
+        model: list.model,
         before: query.get('before') || undefined,
-        newerThan: age ? AGES[age] : undefined,
-        age,
-      };
-      const page = await listEvents(orm, filters);
+      });
       const models = eventModels(orm.getMetadata()).map(meta => meta.className);
-      return send(res, 200, 'text/html', eventListPage(ctx, models, filters, page));
+      return send(res, 200, 'text/html', eventListPage(ctx, models, list, page));
+    }
+    if (path === '/requeue') {
+      const list = readListQuery(query);
+      const counts = await countRequeueListed(orm, list.model, listFilterOf(list));
+      const model = list.model ?? eventModels(orm.getMetadata())[0]?.className;
+      return send(res, 200, 'text/html', requeuePage(ctx, { ...list, model }, counts));
     }
     const detail = /^\/events\/([^/]+)\/(\d{1,19})$/.exec(path);
     if (detail) {
-      const event = await getEvent(orm, decodeURIComponent(detail[1]), detail[2]);
+      const event = await getEvent(orm, decodeSegment(detail[1]), detail[2]);
       return event
         ? send(res, 200, 'text/html', eventDetailPage(ctx, event))
         : send(res, 404, 'text/html', layout(ctx, 'Not found', '<h2>No such event</h2>'));
@@ -187,15 +219,13 @@ export function createDashboard(orm: MikroORM, options: DashboardOptions = {}): 
     const action = form.get('action');
     let counts: ModelCount[];
     let verb: string;
+    let back = `${esc(ctx.base)}/events?${esc(new URLSearchParams({ model: model ?? '' }).toString())}`;
     if (action === 'requeue-matching') {
-      const state = form.get('state');
-      const type = form.get('type');
-      counts = await requeueEvents(orm, {
-        model,
-        types: type ? [type] : undefined,
-        onlyErrors: state === 'dead' || state === 'retrying',
-      });
+      // Exactly the list's filter, every field of it, as the confirmation counted it.
+      const list = readListQuery(form);
+      counts = [await requeueListed(orm, list.model, listFilterOf(list))];
       verb = 'Requeued';
+      back = `${esc(ctx.base)}/events?${esc(new URLSearchParams(listFields(list)).toString())}`;
     } else {
       if (ids.length === 0) {
         return send(res, 400, 'text/html', layout(ctx, 'Nothing selected', '<h2>Select events first</h2>'));
@@ -214,7 +244,6 @@ export function createDashboard(orm: MikroORM, options: DashboardOptions = {}): 
       }
     }
     const changed = counts.reduce((sum, count) => sum + count.count, 0);
-    const back = `${esc(ctx.base)}/events?model=${encodeURIComponent(model ?? '')}`;
     return send(
       res,
       200,
@@ -227,26 +256,32 @@ export function createDashboard(orm: MikroORM, options: DashboardOptions = {}): 
     );
   }
 
+  /**
+   * Checks the credentials; false when it has answered the request itself (a 401, or the
+   * redirect that takes `?token=` out of the URL once its session cookie is set).
+   */
   function authorized(
     req: IncomingMessage,
     res: ServerResponse,
-    query: URLSearchParams,
     base: string,
+    path: string,
+    query: URLSearchParams,
   ): boolean {
-    const header = req.headers.authorization ?? '';
+    const header = authorizationHeader(req);
     if (options.basicAuth) {
-      const expected = Buffer.from(`${options.basicAuth.user}:${options.basicAuth.password}`).toString(
-        'base64',
-      );
-      if (!header.startsWith('Basic ') || !sameSecret(header.slice(6), expected)) {
+      const { user, password } = options.basicAuth;
+      const given =
+        header?.scheme === 'basic' ? Buffer.from(header.credentials, 'base64').toString('utf8') : undefined;
+      if (given === undefined || !sameSecret(given, `${user}:${password}`)) {
         res.setHeader('WWW-Authenticate', 'Basic realm="mikro-orm-events", charset="UTF-8"');
         send(res, 401, 'text/plain', 'Authentication required');
         return false;
       }
     }
     if (options.token && session) {
+      // Decoded once, as any URL parameter is: a token holding `%` is sent as `%25`.
       const fromQuery = query.get('token');
-      const given = header.startsWith('Bearer ') ? header.slice(7) : fromQuery;
+      const given = header?.scheme === 'bearer' ? header.credentials : fromQuery;
       const valid = given === null ? session.isIn(req) : sameSecret(given, options.token);
       if (!valid) {
         send(res, 401, 'text/plain', 'A valid token is required');
@@ -255,9 +290,44 @@ export function createDashboard(orm: MikroORM, options: DashboardOptions = {}): 
       if (fromQuery !== null) {
         // A session, so that links, posts and the refresh need not carry the token.
         res.setHeader('Set-Cookie', session.header(req, base, options.secureCookie === true));
+        if (req.method === 'GET' || req.method === 'HEAD') {
+          // Out of the address bar, the history and the access logs of what comes next.
+          const rest = new URLSearchParams(query);
+          rest.delete('token');
+          const search = rest.size > 0 ? `?${rest.toString()}` : '';
+          res.setHeader('Location', `${base}${path === '/' ? '/' : path}${search}`);
+          send(res, 303, 'text/plain', 'Signed in');
+          return false;
+        }
       }
     }
     return true;
+  }
+}
+
+/** Refuses credentials that would open the dashboard to anyone, or that no client can send. */
+function checkCredentials(options: DashboardOptions): void {
+  if (options.token !== undefined && (typeof options.token !== 'string' || options.token === '')) {
+    throw EventsError.invalidOption('token', '(hidden)', 'a non-empty string');
+  }
+  const basic = options.basicAuth;
+  if (basic !== undefined) {
+    // A user holding ':' cannot be told from the password (RFC 7617).
+    if (typeof basic?.user !== 'string' || basic.user === '' || basic.user.includes(':')) {
+      throw EventsError.invalidOption('basicAuth.user', basic?.user, "a non-empty user name without ':'");
+    }
+    if (typeof basic.password !== 'string' || basic.password === '') {
+      throw EventsError.invalidOption('basicAuth.password', '(hidden)', 'a non-empty password');
+    }
+  }
+}
+
+/** A path segment, percent-decoded; a malformed `%` is the client's error. */
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw EventsError.invalidOption('request URL', segment, 'a path segment with valid percent-encoding');
   }
 }
 
@@ -265,8 +335,11 @@ function send(res: ServerResponse, status: number, type: string, body: string): 
   res.writeHead(status, {
     'Content-Type': `${type}; charset=utf-8`,
     // Nothing runs but the dashboard's own script: a stored <script> can never execute.
+    // No page of another site may frame it either (clickjacking): the CSP for today's
+    // browsers, X-Frame-Options for older ones.
     'Content-Security-Policy':
-      "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:",
+      "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'",
+    'X-Frame-Options': 'DENY',
     'X-Content-Type-Options': 'nosniff',
     'Referrer-Policy': 'no-referrer',
     'Cache-Control': 'no-store',

@@ -41,7 +41,8 @@ export function filterSql(table: EventTable, filter: EventFilter): { sql: string
  * @internal
  */
 export function assertEventId(name: string, value: string, expected = 'an event id'): string {
-  if (!/^\d{1,19}$/.test(value)) {
+  // Nineteen digits can still exceed bigint, which the database would refuse with an error.
+  if (!/^\d{1,19}$/.test(value) || BigInt(value) > 9_223_372_036_854_775_807n) {
     throw EventsError.invalidOption(name, value, expected);
   }
   return value;

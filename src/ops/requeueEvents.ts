@@ -1,4 +1,5 @@
 import type { MikroORM } from '@mikro-orm/core';
+import type { EventTable } from '../sql/EventTable';
 import { changeEvents, type ModelCount } from './changeEvents';
 import type { EventFilter } from './EventFilter';
 
@@ -19,14 +20,27 @@ export interface RequeueOptions extends EventFilter {
  * alone.
  */
 export function requeueEvents(orm: MikroORM, options: RequeueOptions = {}): Promise<ModelCount[]> {
-  return changeEvents(
-    orm,
-    options,
-    ({ name, column: c }, where) =>
-      `update ${name} set ${c('processed')} = false, ${c('processedAt')} = null,` +
-      ` ${c('error')} = false, ${c('errorMessage')} = null, ${c('attempts')} = 0, ${c('runAt')} = now(),` +
-      ` ${c('completedHandlers')} = case when ${c('error')} then ${c('completedHandlers')} else '{}' end` +
-      ` where ${where}`,
-    ({ column: c }) => (options.onlyErrors ? c('error') : `(${c('processed')} or ${c('error')})`),
+  return changeEvents(orm, options, requeueStatement, table => requeueable(table, options.onlyErrors));
+}
+
+/**
+ * The events a requeue can change: processed or failed ones (or only failed ones), never
+ * pending ones.
+ * @internal
+ */
+export function requeueable({ column: c }: EventTable, onlyErrors = false): string {
+  return onlyErrors ? c('error') : `(${c('processed')} or ${c('error')})`;
+}
+
+/**
+ * The statement that requeues the events `where` selects.
+ * @internal
+ */
+export function requeueStatement({ name, column: c }: EventTable, where: string): string {
+  return (
+    `update ${name} set ${c('processed')} = false, ${c('processedAt')} = null,` +
+    ` ${c('error')} = false, ${c('errorMessage')} = null, ${c('attempts')} = 0, ${c('runAt')} = now(),` +
+    ` ${c('completedHandlers')} = case when ${c('error')} then ${c('completedHandlers')} else '{}' end` +
+    ` where ${where}`
   );
 }
