@@ -168,4 +168,11 @@ export class EventsError extends Error {
       'EVENTS_OUTSIDE_TRANSACTION',
     );
   }
+
+  static concurrencyAbovePool(flag: string, concurrency: number, poolMax: number): EventsError {
+    return new EventsError(
+      `${flag} ${concurrency} is more than the connection pool's max (${poolMax}): each batch loop holds a pooled connection. Lower ${flag}, or set \`pool: { max: ${concurrency + 1} }\` in the MikroORM config (one more leaves a connection to the rest of the application)`,
+      'CONCURRENCY_ABOVE_POOL',
+    );
+  }
 }

@@ -4,15 +4,15 @@ import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { createDashboard } from '../dashboard/createDashboard';
 import { EventsError } from '../EventsError';
 import { type ConfigArgs, withOrm } from './openOrm';
-import { parsePositiveInteger } from './parseFlags';
+import { parseBoolean, parsePositiveInteger } from './parseFlags';
 
 interface DashboardArgs extends ConfigArgs {
   port?: string;
   host: string;
   token?: string;
   basicAuth?: string;
-  readOnly: boolean;
-  secureCookie: boolean;
+  readOnly?: string;
+  secureCookie?: string;
 }
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
@@ -28,23 +28,17 @@ export class DashboardCommand implements CommandModule<object, DashboardArgs> {
       .option('host', { type: 'string', default: '127.0.0.1', desc: 'Address to bind' })
       .option('token', { type: 'string', desc: 'Require this bearer token [env: EVENTS_DASHBOARD_TOKEN]' })
       .option('basic-auth', { type: 'string', desc: 'Require HTTP basic auth, as user:password' })
-      .option('read-only', {
-        type: 'boolean',
-        default: false,
-        desc: 'Refuse every action',
-      })
+      .option('read-only', { type: 'string', desc: 'Refuse every action [boolean]' })
       .option('secure-cookie', {
-        type: 'boolean',
-        default: false,
-        desc: 'Mark the session cookie Secure even over plain HTTP (behind a proxy that terminates TLS)',
+        type: 'string',
+        desc: 'Mark the session cookie Secure even over plain HTTP (behind a proxy that terminates TLS) [boolean]',
       }) as unknown as Argv<DashboardArgs>;
   }
 
   async handler(args: ArgumentsCamelCase<DashboardArgs>): Promise<void> {
-    const port = parsePositiveInteger('--port', args.port) ?? 4000;
-    if (port > 65_535) {
-      throw EventsError.invalidOption('--port', args.port, 'a port number up to 65535');
-    }
+    const port = parsePositiveInteger('--port', args.port, 65_535) ?? 4000;
+    const readOnly = parseBoolean('--read-only', args.readOnly);
+    const secureCookie = parseBoolean('--secure-cookie', args.secureCookie);
     const token = args.token ?? process.env.EVENTS_DASHBOARD_TOKEN;
     let basicAuth: { user: string; password: string } | undefined;
     if (args.basicAuth !== undefined) {
@@ -61,14 +55,12 @@ export class DashboardCommand implements CommandModule<object, DashboardArgs> {
       );
     }
     await withOrm(args, async orm => {
-      const server = createServer(
-        createDashboard(orm, { token, basicAuth, readOnly: args.readOnly, secureCookie: args.secureCookie }),
-      );
+      const server = createServer(createDashboard(orm, { token, basicAuth, readOnly, secureCookie }));
       await new Promise<void>((resolve, reject) =>
         server.once('error', reject).listen(port, args.host, resolve),
       );
       CLIHelper.dump(
-        `Dashboard on http://${args.host.includes(':') ? `[${args.host}]` : args.host}:${port}/${args.readOnly ? ' (read-only)' : ''}`,
+        `Dashboard on http://${args.host.includes(':') ? `[${args.host}]` : args.host}:${port}/${readOnly ? ' (read-only)' : ''}`,
       );
       await new Promise<void>(resolve => {
         const stop = () => server.close(() => resolve());
