@@ -11,6 +11,7 @@ import { assertEventType } from '../model/AbstractEvents';
 import type { EventModel } from '../model/EventModel';
 import { discoverHandlers } from '../registry/discoverHandlers';
 import { handlerRegistry } from '../registry/HandlerRegistry';
+import { takeClosedConnectionWarnings } from './closedConnectionWarnings';
 import { eventModels, selectEventModels } from './eventModels';
 import { NotificationListener } from './NotificationListener';
 import { pendingTypes } from './pendingTypes';
@@ -85,6 +86,7 @@ export class Worker {
   private idleWaiters: (() => void)[] = [];
   private started = 0;
   private finished?: Promise<ProcessEventsResult>;
+  private giveBackWarnings?: () => void;
 
   constructor(
     private readonly orm: MikroORM,
@@ -128,6 +130,7 @@ export class Worker {
           (await this.unhandledTypes()),
       );
     }
+    this.giveBackWarnings = takeClosedConnectionWarnings(this.orm, this.config.logger);
     const loops = Array.from({ length: this.config.concurrency }, () => this.loop(targets));
     this.finished = Promise.all(loops).then(
       async () => this.finish(),
@@ -267,6 +270,7 @@ export class Worker {
 
   private async finish(): Promise<ProcessEventsResult> {
     await this.listener?.stop();
+    this.giveBackWarnings?.();
     this.totals.durationMs = performance.now() - this.started;
     return this.totals;
   }
