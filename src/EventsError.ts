@@ -171,7 +171,7 @@ export class EventsError extends Error {
 
   static concurrencyAbovePool(flag: string, concurrency: number, poolMax: number): EventsError {
     return new EventsError(
-      `${flag} ${concurrency} is more than the connection pool's max (${poolMax}): each batch loop holds a pooled connection. Lower ${flag}, or set \`pool: { max: ${concurrency + 1} }\` in the MikroORM config (one more leaves a connection to the rest of the application)`,
+      `${flag} ${concurrency} is more than the connection pool's max (${poolMax}): each batch loop holds a pooled connection. Lower ${flag}, or set \`pool: { max: ${concurrency} }\` or more in the MikroORM config (${concurrency + 1} leaves a connection to the rest of the application)`,
       'CONCURRENCY_ABOVE_POOL',
     );
   }

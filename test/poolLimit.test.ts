@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Effect, TestEvent, testEntities } from './fixtures/entities';
-import { finished, startCli, waitForLine } from './support/cli';
+import { finished, runCli, startCli, waitForLine } from './support/cli';
 import { createTestDatabase, type TestDatabase } from './support/testDatabase';
 import { waitFor } from './support/waitFor';
 
@@ -54,4 +54,19 @@ describe('the connection pool', () => {
       assert.doesNotMatch(stderr, /Timeout acquiring a connection|batch failed/);
     },
   );
+
+  it('events:process refuses a concurrency above the pool max in one line that names the pool size needed', async () => {
+    const { code, stderr } = await runCli(
+      ['events:process', '--once', '--concurrency', '3', '--config', 'test/fixtures/poolLimit.config.ts'],
+      db.url,
+      { POOL_MAX: '2' },
+    );
+    assert.equal(code, 2, stderr);
+    const lines = stderr.trim().split('\n');
+    assert.equal(lines.length, 1, stderr);
+    assert.match(
+      lines[0],
+      /^Error: --concurrency 3 is more than the connection pool's max \(2\): .*`pool: \{ max: 3 \}` or more/,
+    );
+  });
 });
