@@ -306,7 +306,11 @@ export class Processor {
 
   /** A transaction that has already ended (see endedTransaction), made once. */
   private finishedTransaction(): Promise<Transaction> {
-    this.finished ??= endedTransaction(this.orm);
+    this.finished ??= endedTransaction(this.orm).catch(error => {
+      // Try again next time rather than fail every later batch.
+      this.finished = undefined;
+      throw error;
+    });
     return this.finished;
   }
 
