@@ -188,4 +188,11 @@ export class EventsError extends Error {
     const code = `INVALID_${property.replace(/[A-Z]/g, letter => `_${letter}`).toUpperCase()}`;
     return new EventsError(`The ${property} of a "${type}" event must be ${expected}, got ${got}`, code);
   }
+
+  static concurrencyAbovePool(flag: string, concurrency: number, poolMax: number): EventsError {
+    return new EventsError(
+      `${flag} ${concurrency} is more than the connection pool's max (${poolMax}): each batch loop holds a pooled connection. Lower ${flag}, or set \`pool: { max: ${concurrency} }\` or more in the MikroORM config (${concurrency + 1} leaves a connection to the rest of the application)`,
+      'CONCURRENCY_ABOVE_POOL',
+    );
+  }
 }

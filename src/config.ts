@@ -60,18 +60,21 @@ export interface EventsOptions {
   retry?: RetryOptions;
   /**
    * Milliseconds before a handler is failed as timed out (its savepoint rolled back, its
-   * `ctx.signal` aborted). A registration's `timeout` overrides it.
+   * `ctx.signal` aborted), up to 2147483647 (24.8 days, the longest a Node timer waits). A
+   * registration's `timeout` overrides it.
    * @default no timeout
    */
   handlerTimeout?: number;
   /**
-   * Parallel batch loops of a worker, each with its own connection and transaction. Keep the
-   * connection pool's `max` above it: the worker also holds one connection to LISTEN.
+   * Parallel batch loops of a worker, each with its own pooled connection and transaction (the
+   * LISTEN connection is outside the pool). A pool `max` equal to it works; one more leaves a
+   * connection to the rest of the application and lets idle loops begin their next batch ahead.
    * @default 1
    */
   concurrency?: number;
   /**
-   * Milliseconds between polls of an idle worker; notifications wake it sooner.
+   * Milliseconds between polls of an idle worker, up to 2147483647 (24.8 days); notifications
+   * wake it sooner.
    * @default 1000
    */
   pollInterval?: number;
@@ -105,12 +108,13 @@ export interface RetryOptions {
    */
   maxAttempts?: number;
   /**
-   * Delay before the first retry, in milliseconds; it doubles with each attempt, with jitter.
+   * Delay before the first retry, in milliseconds (up to a year); it doubles with each attempt,
+   * with jitter.
    * @default 1000
    */
   initialDelay?: number;
   /**
-   * The longest delay between attempts, in milliseconds.
+   * The longest delay between attempts, in milliseconds (up to a year).
    * @default 3_600_000 (one hour)
    */
   maxDelay?: number;
@@ -171,15 +175,15 @@ export function resolveEventsConfig(
     autoEmit: checkArray('events.autoEmit', options.autoEmit),
     retry: {
       maxAttempts: positiveInteger('retry.maxAttempts', retry.maxAttempts ?? 1),
-      initialDelay: nonNegativeInteger('retry.initialDelay', retry.initialDelay ?? 1000),
-      maxDelay: nonNegativeInteger('retry.maxDelay', retry.maxDelay ?? 3_600_000),
+      initialDelay: retryDelay('retry.initialDelay', retry.initialDelay ?? 1000),
+      maxDelay: retryDelay('retry.maxDelay', retry.maxDelay ?? 3_600_000),
     },
     handlerTimeout:
       options.handlerTimeout === undefined
         ? undefined
-        : positiveInteger('handlerTimeout', options.handlerTimeout),
+        : timerDuration('handlerTimeout', options.handlerTimeout),
     concurrency: positiveInteger('concurrency', options.concurrency ?? 1),
-    pollInterval: positiveInteger('pollInterval', options.pollInterval ?? 1000),
+    pollInterval: timerDuration('pollInterval', options.pollInterval ?? 1000),
     hooks: options.hooks ?? {},
     logger: options.logger ?? consoleLogger,
     heartbeatInterval: positiveInteger('heartbeatInterval', options.heartbeatInterval ?? 5000),
@@ -234,9 +238,30 @@ export function positiveInteger(name: string, value: unknown): number {
   return value;
 }
 
-function nonNegativeInteger(name: string, value: unknown): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
-    throw EventsError.invalidOption(name, value, 'a non-negative integer');
+/**
+ * The longest delay a Node timer keeps: a longer one (24.8 days and more) fires after 1 ms, so a
+ * handler timeout would fail every handler at once and a poll interval would busy-poll.
+ * @internal
+ */
+export const MAX_TIMER_DELAY = 2 ** 31 - 1;
+
+/** The longest retry delay: a year. Longer ones are a mistake, and soon not a valid date. */
+const MAX_RETRY_DELAY = 365 * 86_400_000;
+
+/**
+ * Checks a duration, in milliseconds, that a timer waits for.
+ * @internal
+ */
+export function timerDuration(name: string, value: unknown): number {
+  if (positiveInteger(name, value) > MAX_TIMER_DELAY) {
+    throw EventsError.invalidOption(name, value, `milliseconds up to ${MAX_TIMER_DELAY} (24.8 days)`);
+  }
+  return value as number;
+}
+
+function retryDelay(name: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0 || value > MAX_RETRY_DELAY) {
+    throw EventsError.invalidOption(name, value, `milliseconds from 0 up to ${MAX_RETRY_DELAY} (a year)`);
   }
   return value;
 }

@@ -189,7 +189,7 @@ describe('events:stats, events:requeue and events:purge', () => {
       [['events:purge'], /Missing --older-than/],
       [['events:requeue', '--older-than=-3d'], /Invalid value for --older-than: "-3d"/],
       [['events:requeue', '--model', 'Nope'], /Unknown event model "Nope"/],
-      [['events:requeue', '--ids', '12abc'], /Invalid value for ids: "12abc"/],
+      [['events:requeue', '--ids', '12abc'], /Invalid value for --ids: "12abc"/],
       [['events:stats', '--model', 'Effect'], /Effect is not an EventModel subclass/],
       [['events:process', '--concurrency', '0'], /Invalid value for --concurrency/],
     ] as const) {

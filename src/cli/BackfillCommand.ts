@@ -1,7 +1,7 @@
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { backfillEvents } from '../ops/backfillEvents';
 import { type ConfigArgs, withOrm } from './openOrm';
-import { parseDuration, parseList } from './parseFlags';
+import { MAX_AGE_FLAG, parseBoolean, parseDuration, parseEventIds, parseList, parseName } from './parseFlags';
 import { printCounts } from './printCounts';
 
 interface BackfillArgs extends ConfigArgs {
@@ -10,7 +10,7 @@ interface BackfillArgs extends ConfigArgs {
   model?: string;
   olderThan?: string;
   ids?: string[];
-  dryRun: boolean;
+  dryRun?: string;
 }
 
 /** `events:backfill`: runs a handler added by a deploy on the events processed before it. */
@@ -38,7 +38,7 @@ export class BackfillCommand implements CommandModule<object, BackfillArgs> {
         desc: 'Only events created longer ago than this (e.g. 2h, 7d)',
       })
       .option('ids', { type: 'string', array: true, desc: 'Only these event ids' })
-      .option('dry-run', { type: 'boolean', default: false, desc: 'Count, change nothing' })
+      .option('dry-run', { type: 'string', desc: 'Count, change nothing [boolean]' })
       .example(
         '$0 events:backfill --handler sendInvoice --types order.created',
         'Run sendInvoice on the order.created events processed before it was deployed',
@@ -47,14 +47,14 @@ export class BackfillCommand implements CommandModule<object, BackfillArgs> {
 
   async handler(args: ArgumentsCamelCase<BackfillArgs>): Promise<void> {
     const options = {
-      handler: args.handler,
+      handler: parseName('--handler', args.handler) ?? '',
       types: parseList('--types', args.types) ?? [],
-      model: args.model,
-      olderThan: parseDuration('--older-than', args.olderThan),
-      ids: parseList('--ids', args.ids),
-      dryRun: args.dryRun,
+      model: parseName('--model', args.model),
+      olderThan: parseDuration('--older-than', args.olderThan, MAX_AGE_FLAG),
+      ids: parseEventIds('--ids', args.ids),
+      dryRun: parseBoolean('--dry-run', args.dryRun),
     };
     const counts = await withOrm(args, orm => backfillEvents(orm, options));
-    printCounts(args.dryRun ? 'Would backfill' : 'Backfilled', counts);
+    printCounts(options.dryRun ? 'Would backfill' : 'Backfilled', counts);
   }
 }

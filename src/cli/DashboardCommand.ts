@@ -5,7 +5,7 @@ import { hostPolicy } from '../dashboard/allowedHosts';
 import { createDashboard } from '../dashboard/createDashboard';
 import { EventsError } from '../EventsError';
 import { type ConfigArgs, withOrm } from './openOrm';
-import { parseList, parsePositiveInteger } from './parseFlags';
+import { parseBoolean, parseList, parsePositiveInteger } from './parseFlags';
 
 interface DashboardArgs extends ConfigArgs {
   port?: string;
@@ -13,8 +13,8 @@ interface DashboardArgs extends ConfigArgs {
   token?: string;
   basicAuth?: string;
   allowedHosts?: string;
-  readOnly: boolean;
-  secureCookie: boolean;
+  readOnly?: string;
+  secureCookie?: string;
 }
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
@@ -34,23 +34,17 @@ export class DashboardCommand implements CommandModule<object, DashboardArgs> {
         type: 'string',
         desc: "Host names to answer besides localhost, comma-separated, or 'any' [default: loopback names only without --token or --basic-auth, else any]",
       })
-      .option('read-only', {
-        type: 'boolean',
-        default: false,
-        desc: 'Refuse every action',
-      })
+      .option('read-only', { type: 'string', desc: 'Refuse every action [boolean]' })
       .option('secure-cookie', {
-        type: 'boolean',
-        default: false,
-        desc: 'Mark the session cookie Secure even over plain HTTP (behind a proxy that terminates TLS)',
+        type: 'string',
+        desc: 'Mark the session cookie Secure even over plain HTTP (behind a proxy that terminates TLS) [boolean]',
       }) as unknown as Argv<DashboardArgs>;
   }
 
   async handler(args: ArgumentsCamelCase<DashboardArgs>): Promise<void> {
-    const port = parsePositiveInteger('--port', args.port) ?? 4000;
-    if (port > 65_535) {
-      throw EventsError.invalidOption('--port', args.port, 'a port number up to 65535');
-    }
+    const port = parsePositiveInteger('--port', args.port, 65_535) ?? 4000;
+    const readOnly = parseBoolean('--read-only', args.readOnly);
+    const secureCookie = parseBoolean('--secure-cookie', args.secureCookie);
     // An empty variable is an unset one, as shells make it easy to have; an empty flag is a mistake.
     const token = args.token ?? (process.env.EVENTS_DASHBOARD_TOKEN || undefined);
     if (token === '') {
@@ -76,19 +70,13 @@ export class DashboardCommand implements CommandModule<object, DashboardArgs> {
     }
     await withOrm(args, async orm => {
       const server = createServer(
-        createDashboard(orm, {
-          token,
-          basicAuth,
-          allowedHosts,
-          readOnly: args.readOnly,
-          secureCookie: args.secureCookie,
-        }),
+        createDashboard(orm, { token, basicAuth, allowedHosts, readOnly, secureCookie }),
       );
       await new Promise<void>((resolve, reject) =>
         server.once('error', reject).listen(port, args.host, resolve),
       );
       CLIHelper.dump(
-        `Dashboard on http://${args.host.includes(':') ? `[${args.host}]` : args.host}:${port}/${args.readOnly ? ' (read-only)' : ''}`,
+        `Dashboard on http://${args.host.includes(':') ? `[${args.host}]` : args.host}:${port}/${readOnly ? ' (read-only)' : ''}`,
       );
       await new Promise<void>(resolve => {
         const stop = () => server.close(() => resolve());

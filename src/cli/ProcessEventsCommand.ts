@@ -1,13 +1,21 @@
 import { CLIHelper } from '@mikro-orm/cli';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { poolMax } from '../config';
+import { EventsError } from '../EventsError';
 import { type ProcessEventsResult, Worker } from '../process/Worker';
-import { parseDuration, parseList, parsePositiveInteger } from './parseFlags';
+import {
+  MAX_TIMER_FLAG,
+  parseBoolean,
+  parseDuration,
+  parseList,
+  parseName,
+  parsePositiveInteger,
+} from './parseFlags';
 import { withOrm, type ConfigArgs } from './openOrm';
 import { Progress } from './Progress';
 
 interface ProcessArgs extends ConfigArgs {
-  once: boolean;
+  once?: string;
   batchSize?: string;
   concurrency?: string;
   types?: string[];
@@ -16,6 +24,12 @@ interface ProcessArgs extends ConfigArgs {
   pollInterval?: string;
   maxAttempts?: string;
 }
+
+/** Events in one batch transaction: more holds row locks and memory for little gain. */
+const MAX_BATCH_SIZE = 10_000;
+
+/** Batch loops of one worker; each also needs a pooled connection (see the pool check). */
+const MAX_CONCURRENCY = 1_000;
 
 /** Exit code after a second signal aborted the batches in flight. */
 const ABORTED = 130;
@@ -31,7 +45,7 @@ export class ProcessEventsCommand implements CommandModule<object, ProcessArgs> 
 
   builder(args: Argv<object>): Argv<ProcessArgs> {
     return args
-      .option('once', { type: 'boolean', default: false, desc: 'Drain the due events, then exit' })
+      .option('once', { type: 'string', desc: 'Drain the due events, then exit [boolean]' })
       .option('batch-size', { type: 'string', desc: 'Events claimed per batch transaction [default: 100]' })
       .option('concurrency', {
         type: 'string',
@@ -59,23 +73,22 @@ export class ProcessEventsCommand implements CommandModule<object, ProcessArgs> 
   async handler(args: ArgumentsCamelCase<ProcessArgs>): Promise<void> {
     // Every flag is checked before the database is touched.
     const options = {
-      once: args.once,
-      batchSize: parsePositiveInteger('--batch-size', args.batchSize),
-      concurrency: parsePositiveInteger('--concurrency', args.concurrency),
+      once: parseBoolean('--once', args.once),
+      batchSize: parsePositiveInteger('--batch-size', args.batchSize, MAX_BATCH_SIZE),
+      concurrency: parsePositiveInteger('--concurrency', args.concurrency, MAX_CONCURRENCY),
       types: parseList('--types', args.types),
-      model: args.model,
+      model: parseName('--model', args.model),
       limit: parsePositiveInteger('--limit', args.limit),
-      pollInterval: parseDuration('--poll-interval', args.pollInterval),
-      maxAttempts: parsePositiveInteger('--max-attempts', args.maxAttempts),
+      pollInterval: parseDuration('--poll-interval', args.pollInterval, MAX_TIMER_FLAG),
+      // The events' `max_attempts` column is an int.
+      maxAttempts: parsePositiveInteger('--max-attempts', args.maxAttempts, 2 ** 31 - 1),
     };
     await withOrm(
       args,
       async orm => {
         const pool = poolMax(orm.config);
         if ((options.concurrency ?? 1) > pool) {
-          console.error(
-            `[events] warning: --concurrency ${options.concurrency} exceeds the connection pool's max (${pool})`,
-          );
+          throw EventsError.concurrencyAbovePool('--concurrency', options.concurrency!, pool);
         }
         await run(new Worker(orm, options));
       },

@@ -3,13 +3,13 @@ import { EventsError } from '../EventsError';
 import { purgeEvents } from '../ops/purgeEvents';
 import { type ConfigArgs, withOrm } from './openOrm';
 import { printCounts } from './printCounts';
-import { parseDuration } from './parseFlags';
+import { MAX_AGE_FLAG, parseBoolean, parseDuration, parseName } from './parseFlags';
 
 interface PurgeArgs extends ConfigArgs {
   olderThan?: string;
   model?: string;
-  includeFailed: boolean;
-  dryRun: boolean;
+  includeFailed?: string;
+  dryRun?: string;
 }
 
 /** `events:purge`: deletes old processed events, in chunks. */
@@ -21,8 +21,8 @@ export class PurgeCommand implements CommandModule<object, PurgeArgs> {
     return args
       .option('older-than', { type: 'string', desc: 'Processed longer ago than this, e.g. 30d (required)' })
       .option('model', { type: 'string', desc: 'Only this EventModel subclass, by class name' })
-      .option('include-failed', { type: 'boolean', default: false, desc: 'Also delete dead events' })
-      .option('dry-run', { type: 'boolean', default: false, desc: 'Count, delete nothing' })
+      .option('include-failed', { type: 'string', desc: 'Also delete dead events [boolean]' })
+      .option('dry-run', { type: 'string', desc: 'Count, delete nothing [boolean]' })
       .example(
         '$0 events:purge --older-than 30d',
         'Keep a month of processed events',
@@ -30,18 +30,17 @@ export class PurgeCommand implements CommandModule<object, PurgeArgs> {
   }
 
   async handler(args: ArgumentsCamelCase<PurgeArgs>): Promise<void> {
-    const olderThan = parseDuration('--older-than', args.olderThan);
+    const olderThan = parseDuration('--older-than', args.olderThan, MAX_AGE_FLAG);
     if (olderThan === undefined) {
       throw EventsError.missingOption('--older-than', 'a duration such as 30d');
     }
-    const counts = await withOrm(args, orm =>
-      purgeEvents(orm, {
-        olderThan,
-        model: args.model,
-        includeFailed: args.includeFailed,
-        dryRun: args.dryRun,
-      }),
-    );
-    printCounts(args.dryRun ? 'Would delete' : 'Deleted', counts);
+    const options = {
+      olderThan,
+      model: parseName('--model', args.model),
+      includeFailed: parseBoolean('--include-failed', args.includeFailed),
+      dryRun: parseBoolean('--dry-run', args.dryRun),
+    };
+    const counts = await withOrm(args, orm => purgeEvents(orm, options));
+    printCounts(options.dryRun ? 'Would delete' : 'Deleted', counts);
   }
 }

@@ -2,10 +2,11 @@ import { CLIHelper } from '@mikro-orm/cli';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { eventStats, type ModelStats } from '../ops/eventStats';
 import { type ConfigArgs, withOrm } from './openOrm';
+import { parseBoolean, parseName } from './parseFlags';
 
 interface StatsArgs extends ConfigArgs {
   model?: string;
-  json: boolean;
+  json?: string;
 }
 
 /** `events:stats`: counts per model and type, by state. */
@@ -17,15 +18,16 @@ export class StatsCommand implements CommandModule<object, StatsArgs> {
     return args
       .option('model', { type: 'string', desc: 'Only this EventModel subclass, by class name' })
       .option('json', {
-        type: 'boolean',
-        default: false,
-        desc: 'Print JSON instead of a table',
+        type: 'string',
+        desc: 'Print JSON instead of a table [boolean]',
       }) as unknown as Argv<StatsArgs>;
   }
 
   async handler(args: ArgumentsCamelCase<StatsArgs>): Promise<void> {
-    const stats = await withOrm(args, orm => eventStats(orm, { model: args.model }));
-    if (args.json) {
+    const model = parseName('--model', args.model);
+    const json = parseBoolean('--json', args.json);
+    const stats = await withOrm(args, orm => eventStats(orm, { model }));
+    if (json) {
       CLIHelper.dump(JSON.stringify(stats, null, 2));
       return;
     }

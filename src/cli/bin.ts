@@ -3,6 +3,7 @@ import { CLIConfigurator, CLIHelper } from '@mikro-orm/cli';
 import { EventsError } from '../EventsError';
 import { BackfillCommand } from './BackfillCommand';
 import { DashboardCommand } from './DashboardCommand';
+import { joinDashedValues } from './dashedValues';
 import { ProcessEventsCommand } from './ProcessEventsCommand';
 import { PurgeCommand } from './PurgeCommand';
 import { RequeueCommand } from './RequeueCommand';
@@ -37,7 +38,7 @@ async function main(): Promise<void> {
       }
       fail(message ?? error.message);
     });
-  const args = await cli.parse(process.argv.slice(2));
+  const args = await cli.parse(joinDashedValues(process.argv.slice(2)));
   if (args._.length === 0) {
     CLIHelper.showHelp();
   }

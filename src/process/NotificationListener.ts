@@ -68,7 +68,12 @@ export class NotificationListener {
     });
     try {
       await client.connect();
-      await client.query(`listen ${EVENTS_CHANNEL}`);
+      // This connection waits, idle, for as long as the worker runs: a server's
+      // idle_session_timeout (PostgreSQL 14 and later) would close it again and again.
+      await client.query(
+        `listen ${EVENTS_CHANNEL}; select set_config('idle_session_timeout', '0', false)` +
+          ` where current_setting('idle_session_timeout', true) is not null`,
+      );
     } catch (error) {
       client.removeAllListeners();
       await client.end().catch(() => undefined);

@@ -13,6 +13,7 @@ import { completeEvents, type EventOutcome } from './completeEvents';
 import { flushInserts, insertsOnly } from './deferredInserts';
 import { errorMessage } from './errorMessage';
 import { type BatchStage, FailedBatch } from './FailedBatch';
+import { endedTransaction } from './endedTransaction';
 import { type BatchInfo, callHook } from './EventsHooks';
 import { handlerContext } from './handlerContext';
 import { HandlerEntityManager } from './HandlerEntityManager';
@@ -362,17 +363,10 @@ export class Processor {
     return { handler, message: errorMessage(error), retryable: isRetryable(error) };
   }
 
-  /**
-   * A transaction that has already ended: any query run in it is refused by knex ("Transaction
-   * query already complete"). Made once, on a pooled connection it gives straight back.
-   */
-  private async finishedTransaction(): Promise<Transaction> {
-    this.finished ??= (async () => {
-      const trx = await this.orm.em.getConnection('write').begin();
-      await this.orm.em.getConnection('write').rollback(trx);
-      return trx;
-    })().catch(error => {
-      // Made during an outage: try again next time rather than fail every later batch.
+  /** A transaction that has already ended (see endedTransaction), made once. */
+  private finishedTransaction(): Promise<Transaction> {
+    this.finished ??= endedTransaction(this.orm).catch(error => {
+      // Try again next time rather than fail every later batch.
       this.finished = undefined;
       throw error;
     });

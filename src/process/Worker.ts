@@ -12,6 +12,7 @@ import type { EventModel } from '../model/EventModel';
 import { discoverHandlers } from '../registry/discoverHandlers';
 import { handlerRegistry } from '../registry/HandlerRegistry';
 import { BatchBisection } from './BatchBisection';
+import { takeClosedConnectionWarnings } from './closedConnectionWarnings';
 import { eventModels, selectEventModels } from './eventModels';
 import { FailedBatch } from './FailedBatch';
 import { failureDelay } from './failureDelay';
@@ -90,6 +91,7 @@ export class Worker {
   private idleWaiters: (() => void)[] = [];
   private started = 0;
   private finished?: Promise<ProcessEventsResult>;
+  private giveBackWarnings?: () => void;
 
   constructor(
     private readonly orm: MikroORM,
@@ -146,6 +148,7 @@ export class Worker {
           (await this.unhandledTypes()),
       );
     }
+    this.giveBackWarnings = takeClosedConnectionWarnings(this.orm, this.config.logger);
     const loops = Array.from({ length: this.config.concurrency }, () => this.loop(targets));
     this.finished = Promise.all(loops).then(
       async () => this.finish(),
@@ -299,6 +302,7 @@ export class Worker {
   private async finish(): Promise<ProcessEventsResult> {
     await this.listener?.stop();
     await this.announcement?.stop();
+    this.giveBackWarnings?.();
     this.totals.durationMs = performance.now() - this.started;
     return this.totals;
   }

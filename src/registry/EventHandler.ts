@@ -47,7 +47,10 @@ export interface RegisterOptions {
    * `retry.maxAttempts`; an event's own `maxAttempts` column and `--max-attempts` override it.
    */
   maxAttempts?: number;
-  /** Milliseconds before the handler is failed as timed out. Overrides the config's `handlerTimeout`. */
+  /**
+   * Milliseconds before the handler is failed as timed out, up to 2147483647 (24.8 days, the
+   * longest a Node timer waits). Overrides the config's `handlerTimeout`.
+   */
   timeout?: number;
   /**
    * When the handler's `ctx.em` is flushed. `'handler'` (the default): as soon as the handler

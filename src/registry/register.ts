@@ -1,4 +1,4 @@
-import { positiveInteger } from '../config';
+import { positiveInteger, timerDuration } from '../config';
 import { EventsError } from '../EventsError';
 import { assertEventType } from '../model/AbstractEvents';
 import type { EventModel } from '../model/EventModel';
@@ -74,7 +74,7 @@ function addHandler(
   const settings = {
     name,
     maxAttempts: optionalPositiveInteger('maxAttempts', options.maxAttempts),
-    timeout: optionalPositiveInteger('timeout', options.timeout),
+    timeout: options.timeout === undefined ? undefined : timerDuration('timeout', options.timeout),
     flush: flushOption(options.flush),
   };
   const handler: RegisteredHandler = isHandlerClass(target)

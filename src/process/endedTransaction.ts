@@ -1,0 +1,34 @@
+import type { MikroORM, Transaction } from '@mikro-orm/core';
+
+interface KnexLike {
+  transaction(
+    container: null,
+    config: { connection: unknown },
+  ): Promise<Transaction & { rollback(): Promise<unknown> }>;
+}
+
+/**
+ * Stands in for a database connection: answers the BEGIN and ROLLBACK of `endedTransaction()`
+ * without sending anything anywhere.
+ */
+const STAND_IN = {
+  query: (_query: unknown, callback: (error: null, result: unknown) => void) =>
+    callback(null, { command: '', rows: [], rowCount: 0 }),
+};
+
+/**
+ * A transaction that has already ended: knex refuses every query run in it ("Transaction query
+ * already complete") before it reaches a connection. A handler's EntityManager is bound to it once
+ * the handler has ended.
+ *
+ * It is begun and rolled back on a stand-in connection, not on a pooled one: the batch loops may
+ * hold every connection of the pool (pool `max` equal to the worker's concurrency), and a wait
+ * for one more, while each loop holds its own, was a deadlock.
+ * @internal
+ */
+export async function endedTransaction(orm: MikroORM): Promise<Transaction> {
+  const knex = (orm.em.getConnection('write') as unknown as { getKnex(): KnexLike }).getKnex();
+  const trx = await knex.transaction(null, { connection: STAND_IN });
+  await trx.rollback();
+  return trx;
+}
