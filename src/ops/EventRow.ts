@@ -45,24 +45,56 @@ export function eventRowColumns(table: EventTable): string {
  */
 export function toEventRow(em: EntityManager, table: EventTable, row: Record<string, unknown>): EventRow {
   const data = em.getDriver().mapResult(row, table.meta) as Record<string, unknown>;
+  return {
+    ...eventBasics(table, data, row[STATE_ALIAS] as EventState),
+    parameters: (data.parameters ?? {}) as Record<string, unknown>,
+    errorMessage: (data.errorMessage as string | null | undefined) ?? null,
+    idempotencyKey: (data.idempotencyKey as string | null | undefined) ?? null,
+    completedHandlers: (data.completedHandlers as string[] | null | undefined) ?? [],
+  };
+}
+
+/** The fixed-size fields of an event, which a whole row and a list's summary share. */
+export type EventBasics = Pick<
+  EventRow,
+  | 'id'
+  | 'type'
+  | 'state'
+  | 'createdAt'
+  | 'runAt'
+  | 'processed'
+  | 'processedAt'
+  | 'error'
+  | 'lastErrorAt'
+  | 'attempts'
+  | 'maxAttempts'
+  | 'priority'
+  | 'links'
+>;
+
+/**
+ * The EventBasics of a row that MikroORM's result mapper has keyed by property.
+ * @internal
+ */
+export function eventBasics(
+  table: EventTable,
+  data: Record<string, unknown>,
+  state: EventState,
+): EventBasics {
   const date = (value: unknown) => (value == null ? null : (value as Date));
   return {
     id: String(data.id),
     type: String(data.type),
-    state: row[STATE_ALIAS] as EventState,
+    state,
     createdAt: data.createdAt as Date,
-    parameters: (data.parameters ?? {}) as Record<string, unknown>,
+    runAt: data.runAt as Date,
     processed: Boolean(data.processed),
     processedAt: date(data.processedAt),
     error: Boolean(data.error),
-    errorMessage: (data.errorMessage as string | null | undefined) ?? null,
     lastErrorAt: date(data.lastErrorAt),
     attempts: Number(data.attempts),
     maxAttempts: data.maxAttempts == null ? null : Number(data.maxAttempts),
-    runAt: data.runAt as Date,
     priority: Number(data.priority),
-    idempotencyKey: (data.idempotencyKey as string | null | undefined) ?? null,
-    completedHandlers: (data.completedHandlers as string[] | null | undefined) ?? [],
     links: Object.fromEntries(linkColumns(table.meta).map(link => [link.property, data[link.property]])),
   };
 }

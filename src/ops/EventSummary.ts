@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/core';
 import { linkColumns } from '../model/eventLinks';
 import type { EventColumn, EventTable } from '../sql/EventTable';
-import type { EventRow } from './EventRow';
+import { eventBasics, type EventBasics } from './EventRow';
 import { type EventState, stateExpression } from './EventState';
 
 /** How many characters of the parameters' JSON text a list row carries. */
@@ -13,22 +13,7 @@ export const ERROR_PREVIEW_LENGTH = 200;
  * One event as a list shows it: its fixed-size columns, and previews of the two columns that
  * can be large. A page of 50 events with 4 MB parameters then moves a few KiB, not 200 MB.
  */
-export interface EventSummary extends Pick<
-  EventRow,
-  | 'id'
-  | 'type'
-  | 'state'
-  | 'createdAt'
-  | 'runAt'
-  | 'processed'
-  | 'processedAt'
-  | 'error'
-  | 'lastErrorAt'
-  | 'attempts'
-  | 'maxAttempts'
-  | 'priority'
-  | 'links'
-> {
+export interface EventSummary extends EventBasics {
   /**
    * The start of the parameters as JSON text, at most `PARAMETERS_PREVIEW_LENGTH` characters,
    * ending in `…` when cut. `getEvent` gives the whole parameters.
@@ -85,21 +70,8 @@ export function toEventSummary(
   row: Record<string, unknown>,
 ): EventSummary {
   const data = em.getDriver().mapResult(row, table.meta) as Record<string, unknown>;
-  const date = (value: unknown) => (value == null ? null : (value as Date));
   return {
-    id: String(data.id),
-    type: String(data.type),
-    state: row[STATE] as EventState,
-    createdAt: data.createdAt as Date,
-    runAt: data.runAt as Date,
-    processed: Boolean(data.processed),
-    processedAt: date(data.processedAt),
-    error: Boolean(data.error),
-    lastErrorAt: date(data.lastErrorAt),
-    attempts: Number(data.attempts),
-    maxAttempts: data.maxAttempts == null ? null : Number(data.maxAttempts),
-    priority: Number(data.priority),
-    links: Object.fromEntries(linkColumns(table.meta).map(link => [link.property, data[link.property]])),
+    ...eventBasics(table, data, row[STATE] as EventState),
     parametersPreview: preview(row[PARAMETERS], PARAMETERS_PREVIEW_LENGTH) ?? '{}',
     errorPreview: preview(row[ERROR], ERROR_PREVIEW_LENGTH),
   };
