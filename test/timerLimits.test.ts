@@ -49,7 +49,10 @@ describe('durations that reach a timer', () => {
 
   it('a poll interval of 30 days is refused, in the config, the options and the CLI, instead of busy-polling', async () => {
     assert.throws(await workerWith({ pollInterval: 30 * DAY }), refused('pollInterval'));
-    assert.throws(() => new Worker(db.orm, { logger: silent, pollInterval: 30 * DAY }), refused('pollInterval'));
+    assert.throws(
+      () => new Worker(db.orm, { logger: silent, pollInterval: 30 * DAY }),
+      refused('pollInterval'),
+    );
     const result = await runCli(
       ['events:process', '--once', '--poll-interval', '30d', '--config', 'test/fixtures/effects.config.ts'],
       db.url,
@@ -60,7 +63,11 @@ describe('durations that reach a timer', () => {
   });
 
   it('retry delays beyond a year are refused, since they make no valid retry time', async () => {
-    for (const retry of [{ maxDelay: 400 * DAY }, { initialDelay: Number.MAX_SAFE_INTEGER }, { maxDelay: -1 }]) {
+    for (const retry of [
+      { maxDelay: 400 * DAY },
+      { initialDelay: Number.MAX_SAFE_INTEGER },
+      { maxDelay: -1 },
+    ]) {
       assert.throws(await workerWith({ retry }), { code: 'INVALID_OPTION' }, JSON.stringify(retry));
     }
     assert.doesNotThrow(await workerWith({ retry: { maxDelay: 365 * DAY } }));
