@@ -17,6 +17,7 @@ import { MikroORM } from '@mikro-orm/postgresql';
 import express from 'express';
 import { createDashboard } from 'mikro-orm-events';
 import { TestEvent, testEntities } from './fixtures/entities';
+import { deadEvent } from './support/deadEvent';
 import { createTestDatabase, type TestDatabase } from './support/testDatabase';
 
 /**
@@ -45,19 +46,6 @@ describe('the dashboard behind body parsers and in host frameworks', () => {
     await Promise.all(apps.map(app => app.close()));
     await db?.close();
   });
-
-  /** A dead event, to requeue. */
-  async function deadEvent(): Promise<string> {
-    const em = db.orm.em.fork();
-    const event = em.create(TestEvent, {
-      type: 'order.paid',
-      processed: true,
-      error: true,
-      errorMessage: 'no',
-    });
-    await em.flush();
-    return event.id;
-  }
 
   async function isPending(id: string): Promise<boolean> {
     const event = await db.orm.em.fork().findOneOrFail(TestEvent, id);
@@ -97,16 +85,16 @@ describe('the dashboard behind body parsers and in host frameworks', () => {
     app.use('/admin/events', createDashboard(db.orm));
     const base = `${await listen(app)}/admin/events`;
 
-    const viaForm = await deadEvent();
+    const viaForm = await deadEvent(db.orm);
     assert.deepEqual(await requeue(base, viaForm, 'form'), { status: 200, result: 'Requeued 1 event' });
     assert.ok(await isPending(viaForm));
 
-    const viaJson = await deadEvent();
+    const viaJson = await deadEvent(db.orm);
     assert.deepEqual(await requeue(base, viaJson, 'json'), { status: 200, result: 'Requeued 1 event' });
     assert.ok(await isPending(viaJson));
 
     // What the parsers read is still checked: a wrong CSRF token is refused, and changes nothing.
-    const refused = await deadEvent();
+    const refused = await deadEvent(db.orm);
     assert.equal((await requeue(base, refused, 'json', 'f00d')).status, 403);
     assert.equal(await isPending(refused), false);
   });
@@ -117,7 +105,7 @@ describe('the dashboard behind body parsers and in host frameworks', () => {
       app.use(parser);
       app.use('/admin/events', createDashboard(db.orm));
       const base = `${await listen(app)}/admin/events`;
-      const id = await deadEvent();
+      const id = await deadEvent(db.orm);
       assert.deepEqual(await requeue(base, id, 'form'), { status: 200, result: 'Requeued 1 event' });
       assert.ok(await isPending(id));
     }
@@ -131,7 +119,7 @@ describe('the dashboard behind body parsers and in host frameworks', () => {
     });
     app.use('/admin/events', createDashboard(db.orm));
     const base = `${await listen(app)}/admin/events`;
-    const id = await deadEvent();
+    const id = await deadEvent(db.orm);
     assert.deepEqual(await requeue(base, id, 'form'), { status: 200, result: 'Requeued 1 event' });
     assert.ok(await isPending(id));
   });
@@ -166,7 +154,7 @@ describe('the dashboard behind body parsers and in host frameworks', () => {
     await app.listen(0, '127.0.0.1');
     const origin = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
 
-    const dead = await deadEvent();
+    const dead = await deadEvent(db.orm);
     for (const path of ['/admin/events', '/ops/events', '/support/events']) {
       const base = `${origin}${path}`;
       const list = await (await request(`${base}/events`)).text();
@@ -175,7 +163,7 @@ describe('the dashboard behind body parsers and in host frameworks', () => {
       assert.equal(detail.status, 200, path);
       assert.match(await detail.text(), /<h2>TestEvent event \d+<\/h2>/);
 
-      const id = await deadEvent();
+      const id = await deadEvent(db.orm);
       assert.deepEqual(await requeue(base, id, 'form'), { status: 200, result: 'Requeued 1 event' }, path);
       assert.ok(await isPending(id), path);
     }

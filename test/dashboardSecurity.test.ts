@@ -7,6 +7,7 @@ import express from 'express';
 import { freePort } from '../examples/localPostgres';
 import { TestEvent, testEntities } from './fixtures/entities';
 import { finished, runCli, startCli, waitForLine } from './support/cli';
+import { deadEvent } from './support/deadEvent';
 import { createTestDatabase, type TestDatabase } from './support/testDatabase';
 
 interface Reply {
@@ -66,18 +67,6 @@ describe("the dashboard's defences", () => {
     return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   }
 
-  async function deadEvent(): Promise<string> {
-    const em = db.orm.em.fork();
-    const event = em.create(TestEvent, {
-      type: 'order.paid',
-      processed: true,
-      error: true,
-      errorMessage: 'no',
-    });
-    await em.flush();
-    return event.id;
-  }
-
   async function stillDead(id: string): Promise<boolean> {
     const event = await db.orm.em.fork().findOneOrFail(TestEvent, id);
     return event.processed && event.error;
@@ -132,7 +121,7 @@ describe("the dashboard's defences", () => {
       const url = await serve();
       const { port } = new URL(url);
       const csrf = csrfOf((await send(url, '/events')).body);
-      const id = await deadEvent();
+      const id = await deadEvent(db.orm);
       const reply = await send(url, '/actions', {
         method: 'POST',
         headers: { ...form, host: `evil.example:${port}`, origin: `http://evil.example:${port}` },
@@ -217,7 +206,7 @@ describe("the dashboard's defences", () => {
       const url = await serve();
       const csrf = csrfOf((await send(url, '/events')).body);
       const post = async (headers: Record<string, string>) => {
-        const id = await deadEvent();
+        const id = await deadEvent(db.orm);
         const reply = await send(url, '/actions', {
           method: 'POST',
           headers: { ...form, ...headers },

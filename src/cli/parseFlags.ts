@@ -1,5 +1,6 @@
 import { MAX_TIMER_DELAY } from '../config';
 import { EventsError } from '../EventsError';
+import { MAX_EVENT_ID } from '../ops/EventFilter';
 
 /**
  * Parses a flag that must be a whole number from 1 to `max`. Flags are declared as strings so
@@ -57,9 +58,6 @@ export function parseList(flag: string, value: unknown): string[] | undefined {
   }
   return [...new Set(items)];
 }
-
-/** The largest id a `bigint` identity column holds. */
-const MAX_EVENT_ID = 2n ** 63n - 1n;
 
 /**
  * Parses a list of event ids: each a whole number from 1 to the largest `bigint`.

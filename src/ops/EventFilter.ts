@@ -37,12 +37,18 @@ export function filterSql(table: EventTable, filter: EventFilter): { sql: string
 }
 
 /**
+ * The largest id a `bigint` identity column holds.
+ * @internal
+ */
+export const MAX_EVENT_ID = 2n ** 63n - 1n;
+
+/**
  * Checks that a value given as an event id (or an id to search for) is a bigint literal.
  * @internal
  */
 export function assertEventId(name: string, value: string, expected = 'an event id'): string {
   // Nineteen digits can still exceed bigint, which the database would refuse with an error.
-  if (!/^\d{1,19}$/.test(value) || BigInt(value) > 9_223_372_036_854_775_807n) {
+  if (!/^\d{1,19}$/.test(value) || BigInt(value) > MAX_EVENT_ID) {
     throw EventsError.invalidOption(name, value, expected);
   }
   return value;
