@@ -191,14 +191,6 @@ export function resolveEventsConfig(
   };
 }
 
-/**
- * The most connections the ORM's pool opens (MikroORM's `pool: { max }`; knex's default is 10).
- * @internal
- */
-export function poolMax(config: Configuration): number {
-  return config.get('pool')?.max ?? 10;
-}
-
 function withoutUndefined<T extends object>(value: T): Partial<T> {
   return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 }

@@ -1,6 +1,6 @@
 import { CLIHelper } from '@mikro-orm/cli';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
-import { poolMax } from '../config';
+import { poolMax } from '../db/poolMax';
 import { EventsError } from '../EventsError';
 import { type ProcessEventsResult, Worker } from '../process/Worker';
 import {

@@ -1,7 +1,7 @@
 import type { EntityManager } from '@mikro-orm/core';
 import type { EventTable } from '../sql/EventTable';
 import { EVENTS_CHANNEL } from '../sql/notifyChannel';
-import { rawQuery } from '../sql/rawQuery';
+import { rawQuery } from '../db/rawQuery';
 
 /**
  * A column that emitted rows fill.

@@ -1,6 +1,6 @@
 import type { MikroORM } from '@mikro-orm/core';
 import { EventsError } from '../EventsError';
-import { rawQuery } from '../sql/rawQuery';
+import { rawQuery } from '../db/rawQuery';
 import type { ModelCount } from './changeEvents';
 import { type EventFilter, filterSql } from './EventFilter';
 import { eventTables } from './eventTables';

@@ -1,5 +1,5 @@
 import type { MikroORM } from '@mikro-orm/core';
-import { rawQuery } from '../sql/rawQuery';
+import { rawQuery } from '../db/rawQuery';
 import { eventTables } from './eventTables';
 
 /** Processing over the last hour, for one event model. */

@@ -3,7 +3,7 @@ import { resolveEventsConfig } from '../config';
 import { eventModels } from '../process/eventModels';
 import { discoverHandlers } from '../registry/discoverHandlers';
 import { handlerRegistry } from '../registry/HandlerRegistry';
-import { rawQuery } from '../sql/rawQuery';
+import { rawQuery } from '../db/rawQuery';
 import { EVENT_STATES, stateCondition } from './EventState';
 import { eventTables } from './eventTables';
 

@@ -1,6 +1,6 @@
 import type { MikroORM } from '@mikro-orm/core';
 import { handlerRegistry } from '../registry/HandlerRegistry';
-import { rawQuery } from '../sql/rawQuery';
+import { rawQuery } from '../db/rawQuery';
 import { type EventRow, eventRowColumns, toEventRow } from './EventRow';
 import { eventTables } from './eventTables';
 import { filterSql } from './EventFilter';

@@ -1,6 +1,6 @@
 import type { MikroORM } from '@mikro-orm/core';
 import { linkColumns } from '../model/eventLinks';
-import { rawQuery } from '../sql/rawQuery';
+import { rawQuery } from '../db/rawQuery';
 import { assertEventId } from './EventFilter';
 import { eventTables } from './eventTables';
 import { type EventSummary, eventSummaryColumns, toEventSummary } from './EventSummary';

@@ -1,6 +1,6 @@
 import type { MikroORM } from '@mikro-orm/core';
 import { positiveInteger } from '../config';
-import { rawQuery } from '../sql/rawQuery';
+import { rawQuery } from '../db/rawQuery';
 import { eventTables } from './eventTables';
 import type { ModelCount } from './changeEvents';
 

@@ -1,5 +1,5 @@
 import type { MikroORM } from '@mikro-orm/core';
-import { rawQuery } from '../sql/rawQuery';
+import { rawQuery } from '../db/rawQuery';
 import type { EventTable } from '../sql/EventTable';
 import { stateExpression } from './EventState';
 import { eventTables } from './eventTables';

@@ -1,18 +1,7 @@
 import type { MikroORM } from '@mikro-orm/core';
+import { type ListenConnection, openListenConnection } from '../db/listenConnection';
 import type { EventsLogger } from '../EventsLogger';
 import { EVENTS_CHANNEL } from '../sql/notifyChannel';
-
-interface PgClient {
-  connect(): Promise<void>;
-  query(sql: string): Promise<unknown>;
-  end(): Promise<void>;
-  on(event: 'notification', listener: (message: { channel: string; payload?: string }) => void): void;
-  on(event: 'error' | 'end', listener: (error?: Error) => void): void;
-  removeAllListeners(): void;
-}
-
-/** The name the listening connection shows in `pg_stat_activity`. */
-export const LISTENER_APPLICATION_NAME = 'mikro-orm-events listener';
 
 /**
  * Holds a dedicated connection that LISTENs on the events channel and calls `onNotify` for
@@ -24,7 +13,7 @@ export const LISTENER_APPLICATION_NAME = 'mikro-orm-events listener';
  * @internal
  */
 export class NotificationListener {
-  private client?: PgClient;
+  private connection?: ListenConnection;
   private stopped = false;
   private retryTimer?: NodeJS.Timeout;
   private failures = 0;
@@ -42,59 +31,31 @@ export class NotificationListener {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.retryTimer);
-    const client = this.client;
-    this.client = undefined;
-    client?.removeAllListeners();
-    await client?.end().catch(() => undefined);
+    const connection = this.connection;
+    this.connection = undefined;
+    await connection?.close();
   }
 
   private async connect(): Promise<void> {
-    // The driver's own client class and resolved settings (host, credentials, SSL), on a
-    // connection outside the pool: LISTEN holds its connection for as long as the worker runs.
-    const knex = (this.orm.em.getConnection() as unknown as { getKnex(): any }).getKnex();
-    const settings = knex.client.connectionSettings;
-    const client: PgClient = new knex.client.driver.Client({
-      ...settings,
-      // MikroORM keeps the password out of enumeration (and so out of logs): copy it by name.
-      password: settings.password,
-      application_name: LISTENER_APPLICATION_NAME,
-    });
-    client.on('error', () => this.dropped(client));
-    client.on('end', () => this.dropped(client));
-    client.on('notification', message => {
-      if (message.channel === EVENTS_CHANNEL) {
-        this.onNotify();
-      }
-    });
-    try {
-      await client.connect();
-      // This connection waits, idle, for as long as the worker runs: a server's
-      // idle_session_timeout (PostgreSQL 14 and later) would close it again and again.
-      await client.query(
-        `listen ${EVENTS_CHANNEL}; select set_config('idle_session_timeout', '0', false)` +
-          ` where current_setting('idle_session_timeout', true) is not null`,
-      );
-    } catch (error) {
-      client.removeAllListeners();
-      await client.end().catch(() => undefined);
-      throw error;
-    }
+    const connection: ListenConnection = await openListenConnection(
+      this.orm,
+      EVENTS_CHANNEL,
+      () => this.onNotify(),
+      () => this.dropped(connection),
+    );
     if (this.stopped) {
-      client.removeAllListeners();
-      await client.end().catch(() => undefined);
+      await connection.close();
       return;
     }
-    this.client = client;
+    this.connection = connection;
     this.failures = 0;
   }
 
-  private dropped(client: PgClient): void {
-    if (this.stopped || this.client !== client) {
+  private dropped(connection: ListenConnection): void {
+    if (this.stopped || this.connection !== connection) {
       return;
     }
-    this.client = undefined;
-    client.removeAllListeners();
-    client.end().catch(() => undefined);
+    this.connection = undefined;
     this.logger.warn('lost the LISTEN connection; polling until it is back');
     this.scheduleReconnect();
   }

@@ -1,18 +1,18 @@
 import type { EntityManager, EntityMetadata, MikroORM } from '@mikro-orm/core';
 import {
   type EventsOptions,
-  poolMax,
   positiveInteger,
   type ResolvedEventsConfig,
   resolveEventsConfig,
 } from '../config';
+import { takeClosedConnectionWarnings } from '../db/closedConnectionWarnings';
+import { poolMax } from '../db/poolMax';
 import { EventsError } from '../EventsError';
 import { assertEventType } from '../model/AbstractEvents';
 import type { EventModel } from '../model/EventModel';
 import { discoverHandlers } from '../registry/discoverHandlers';
 import { handlerRegistry } from '../registry/HandlerRegistry';
 import { BatchBisection } from './BatchBisection';
-import { takeClosedConnectionWarnings } from './closedConnectionWarnings';
 import { eventModels, selectEventModels } from './eventModels';
 import { FailedBatch } from './FailedBatch';
 import { failureDelay } from './failureDelay';

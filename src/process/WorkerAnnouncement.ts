@@ -6,7 +6,7 @@ import type { EventsLogger } from '../EventsLogger';
 import type { EventModel } from '../model/EventModel';
 import { handlerRegistry } from '../registry/HandlerRegistry';
 import { EventTable } from '../sql/EventTable';
-import { rawQuery } from '../sql/rawQuery';
+import { rawQuery } from '../db/rawQuery';
 import { workerTableName } from '../sql/workerTable';
 
 /** What a worker claims in one event table: per type, the names of its handlers. */

@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/core';
 import type { EventTable } from '../sql/EventTable';
-import { rawQuery } from '../sql/rawQuery';
+import { rawQuery } from '../db/rawQuery';
 
 /**
  * The types that events of a table may have and a worker may meet: those of its not yet

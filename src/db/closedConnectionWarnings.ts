@@ -25,6 +25,9 @@ const takers = new WeakMap<
  *
  * The worker says the first one once, through its own logger, and drops the rest. Other knex
  * warnings pass through. Returns the function that gives them back.
+ *
+ * Private internals, on MikroORM 6, and why: knex prints these through its client's logger
+ * (`client.logger.warn`), not MikroORM's, and only there can they be told from other output.
  * @internal
  */
 export function takeClosedConnectionWarnings(orm: MikroORM, logger: EventsLogger): () => void {

@@ -24,6 +24,10 @@ const STAND_IN = {
  * It is begun and rolled back on a stand-in connection, not on a pooled one: the batch loops may
  * hold every connection of the pool (pool `max` equal to the worker's concurrency), and a wait
  * for one more, while each loop holds its own, was a deadlock.
+ *
+ * Private internals, on MikroORM 6, and why: knex's `transaction()` with a `connection` of our
+ * own (the stand-in) is how a transaction that refuses every query exists without holding a
+ * pooled connection; MikroORM has no public way to end an EntityManager's use of a transaction.
  * @internal
  */
 export async function endedTransaction(orm: MikroORM): Promise<Transaction> {

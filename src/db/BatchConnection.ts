@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { EntityManager, Transaction } from '@mikro-orm/core';
+import { logQuery, type Rows, sendQuery } from './sendQuery';
 
 type Query = (...args: unknown[]) => unknown;
 
@@ -26,6 +27,15 @@ const SAVEPOINT = 'mikro_orm_events_handler';
  * The savepoint statements are queued on the driver's connection without waiting: it runs
  * queries in the order they were queued, so they cost no wait of their own. If one fails, so
  * does every later statement of the transaction, and the batch rolls back as a whole.
+ *
+ * Private internals, on MikroORM 6, and why: the pg connection of the transaction comes from
+ * knex's `client.acquireConnection()` (a knex transaction keeps its connection to itself), and
+ * its `query` method is wrapped, so that a savepoint precedes the first statement of a handler
+ * whatever sent it, with no statement of its own for handlers that send none (most of them);
+ * the prepared statements are sent to that pg connection directly, since knex cannot name a
+ * statement. Every statement sent here is still logged, and its errors converted, as MikroORM's
+ * own are (see sendQuery). The interface (`of`, `prepared`, `isolate`, `keep`, `undo`,
+ * `detach`) names no driver type, so that another driver's implementation can replace this one.
  * @internal
  */
 export class BatchConnection {
@@ -37,7 +47,10 @@ export class BatchConnection {
   private sent = false;
   private readonly original: Query;
 
-  private constructor(private readonly connection: PgConnection) {
+  private constructor(
+    private readonly em: EntityManager,
+    private readonly connection: PgConnection,
+  ) {
     this.original = connection.query;
     // An own property over pg's prototype method; `detach()` deletes it.
     connection.query = (...args: unknown[]) => {
@@ -57,7 +70,7 @@ export class BatchConnection {
     const trx = em.getTransactionContext<
       Transaction & { client: { acquireConnection(): Promise<PgConnection> } }
     >();
-    return new BatchConnection(await trx!.client.acquireConnection());
+    return new BatchConnection(em, await trx!.client.acquireConnection());
   }
 
   /** Gives the connection back as it was, before it returns to the pool. */
@@ -68,17 +81,23 @@ export class BatchConnection {
   /**
    * Runs a statement of the processor's hot path as a named prepared statement, so PostgreSQL
    * parses and plans it once per connection rather than once per batch ($1, $2… placeholders).
+   * If the config's `onQuery` changes the SQL, the changed SQL runs unnamed: a text that may
+   * differ each time must not pile up prepared statements on the connection.
    */
-  async prepared(text: string, values: unknown[]): Promise<Record<string, unknown>[]> {
-    let name = statementNames.get(text);
-    if (name === undefined) {
-      name = `mikro_orm_events_${createHash('sha1').update(text).digest('hex').slice(0, 16)}`;
-      statementNames.set(text, name);
-    }
-    const result = (await this.original.call(this.connection, { name, text, values })) as {
-      rows: Record<string, unknown>[];
-    };
-    return result.rows;
+  prepared(text: string, values: unknown[]): Promise<Rows> {
+    return sendQuery(
+      this.em,
+      text,
+      values,
+      async sql => {
+        const result = (await this.original.call(
+          this.connection,
+          sql === text ? { name: statementName(text), text, values } : { text: sql, values },
+        )) as { rows: Rows };
+        return result.rows;
+      },
+      true,
+    );
   }
 
   /** A handler (or the batch's combined insert) starts: what it sends is isolated in a savepoint. */
@@ -99,12 +118,26 @@ export class BatchConnection {
   async undo(): Promise<void> {
     this.isolating = false;
     if (this.sent) {
-      await this.original.call(this.connection, `rollback to savepoint ${SAVEPOINT}`);
+      await sendQuery(this.em, `rollback to savepoint ${SAVEPOINT}`, [], async sql => {
+        await this.original.call(this.connection, sql);
+        return [];
+      });
     }
   }
 
   private send(sql: string): void {
+    logQuery(this.em, sql);
     // Its failure surfaces through the statements queued after it.
     (this.original.call(this.connection, sql) as Promise<unknown>).catch(() => undefined);
   }
+}
+
+/** The name of the prepared statement of `text`. */
+function statementName(text: string): string {
+  let name = statementNames.get(text);
+  if (name === undefined) {
+    name = `mikro_orm_events_${createHash('sha1').update(text).digest('hex').slice(0, 16)}`;
+    statementNames.set(text, name);
+  }
+  return name;
 }

@@ -7,6 +7,9 @@ import { ChangeSetType, type EntityManager } from '@mikro-orm/core';
  *
  * New rows can wait for the end of the batch: no other handler can have read them, and they
  * commit with the event's flags all the same.
+ *
+ * Private internals, and why: the unit of work's `computeChangeSets()`, outside a flush, is the
+ * only way to learn what a flush would write without writing it.
  * @internal
  */
 export function insertsOnly(em: EntityManager): object[] | undefined {

@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/core';
 import type { EventTable } from '../sql/EventTable';
-import { rawQuery } from '../sql/rawQuery';
+import { rawQuery } from './rawQuery';
 import type { BatchConnection } from './BatchConnection';
 
 /**

@@ -1,7 +1,8 @@
-import type { EntityData, EntityManager } from '@mikro-orm/core';
+import type { EntityManager } from '@mikro-orm/core';
 import type { EventModel } from '../model/EventModel';
 import type { EventTable } from '../sql/EventTable';
 import type { BatchConnection } from './BatchConnection';
+import { hydrateEvents } from './hydrateEvents';
 
 /**
  * Claims up to `limit` due events of the given types, locking their rows until the batch
@@ -30,20 +31,5 @@ export async function claimEvents(
     ` order by ${c('priority')} desc, ${c('runAt')}, ${c('id')}` +
     ` limit $2 for update skip locked`;
   const rows = await connection.prepared(sql, ids ? [types, limit, ids] : [types, limit]);
-  // What em.map() does, less its per-property validation, which rows of our own table that the
-  // driver has already typed do not need: about 40% less time per event.
-  const factory = em.getEntityFactory();
-  const driver = em.getDriver();
-  return rows.map(row =>
-    factory.create<EventModel>(
-      table.meta.class,
-      driver.mapResult(row, table.meta) as EntityData<EventModel>,
-      {
-        merge: true,
-        refresh: true,
-        newEntity: false,
-        convertCustomTypes: true,
-      },
-    ),
-  );
+  return hydrateEvents(em, table, rows);
 }

@@ -1,0 +1,35 @@
+import type { EntityManager } from '@mikro-orm/core';
+import { type Rows, sendQuery } from './sendQuery';
+
+interface KnexRaw extends PromiseLike<{ rows: Rows }> {
+  transacting(trx: unknown): KnexRaw;
+}
+interface KnexConnection {
+  getKnex(): { raw(sql: string, bindings: readonly unknown[]): KnexRaw };
+}
+
+/**
+ * Runs SQL in the transaction `trx` (by default that of `em`; `null` for none) with every value
+ * sent as a bound parameter (`?` placeholders). MikroORM's own `execute()` inlines values into
+ * the SQL text; the library binds them instead, so neither user data nor event types ever become
+ * SQL text. Logged and with errors converted as MikroORM's own queries are (see sendQuery).
+ *
+ * On MikroORM 6 the statement goes through the connection's knex instance (`getKnex()` is public
+ * on MikroORM's SQL connection; `raw` and `transacting` are knex's public API).
+ * @internal
+ */
+export function rawQuery(
+  em: EntityManager,
+  sql: string,
+  bindings: readonly unknown[],
+  trx: unknown = em.getTransactionContext(),
+): Promise<Rows> {
+  return sendQuery(em, sql, bindings, async text => {
+    const connection = em.getConnection('write') as unknown as KnexConnection;
+    let query = connection.getKnex().raw(text, bindings);
+    if (trx) {
+      query = query.transacting(trx);
+    }
+    return (await query).rows;
+  });
+}
