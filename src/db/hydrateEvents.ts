@@ -18,11 +18,15 @@ export function hydrateEvents(em: EntityManager, table: EventTable, rows: Rows):
   const factory = em.getEntityFactory();
   const driver = em.getDriver();
   return rows.map(row =>
-    factory.create<EventModel>(table.meta.class, driver.mapResult(row, table.meta) as EntityData<EventModel>, {
-      merge: true,
-      refresh: true,
-      newEntity: false,
-      convertCustomTypes: true,
-    }),
+    factory.create<EventModel>(
+      table.meta.class,
+      driver.mapResult(row, table.meta) as EntityData<EventModel>,
+      {
+        merge: true,
+        refresh: true,
+        newEntity: false,
+        convertCustomTypes: true,
+      },
+    ),
   );
 }

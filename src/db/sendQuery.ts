@@ -54,12 +54,15 @@ export function logQuery(
   }
   let query: string;
   if (params.length > 0 && logger.isEnabled('query-params', loggerContext)) {
-    // The platform inlines values at `?` placeholders, in order.
+    // The platform inlines values at `?` placeholders, in order; arrays, which the driver sends
+    // as array literals, as those literals.
+    const platform = em.getPlatform();
     const ordered: unknown[] = numbered ? [] : [...params];
     const marked = numbered
       ? sql.replace(/\$(\d+)/g, (_, n: string) => (ordered.push(params[Number(n) - 1]), '?'))
       : sql;
-    query = em.getPlatform().formatQuery(marked, ordered);
+    const values = ordered.map(value => (Array.isArray(value) ? platform.marshallArray(value) : value));
+    query = platform.formatQuery(marked, values);
   } else {
     let n = 0;
     query = numbered ? sql : sql.replace(/\?/g, () => `$${++n}`);
