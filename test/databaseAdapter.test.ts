@@ -296,6 +296,26 @@ describe('the database adapter', () => {
       assert.ok(sent.some(line => /^update ("public"\.)?"test_event" set "processed" = true/.test(line)));
     });
 
+    it("the config's onQuery sees the library's statements, prepared ones included", async () => {
+      const seen: string[] = [];
+      db.orm.config.set('onQuery', (sql: string) => {
+        seen.push(sql);
+        return `${sql} /* traced */`;
+      });
+      try {
+        register(TestEvent, 'created', function noop() {});
+        const em = db.orm.em.fork();
+        em.create(TestEvent, { type: 'created' });
+        await em.flush();
+        const result = await processEvents(db.orm, { model: 'TestEvent' });
+        assert.equal(result.processed, 1);
+        assert.ok(seen.some(sql => sql.includes('for update skip locked')));
+        assert.ok(seen.some(sql => /^update .* set "processed" = true/.test(sql)));
+      } finally {
+        db.orm.config.set('onQuery', (sql: string) => sql);
+      }
+    });
+
     it('driver errors come out as MikroORM exceptions, and are logged as errors', async () => {
       db.orm.config.set('debug', ['query']);
       await rawQuery(db.orm.em.fork(), 'insert into ticket (id, code) values (?, ?)', [1, 'x']);
