@@ -1,6 +1,44 @@
 import { MAX_PARAMETERS_DEPTH } from './model/parametersProblem';
 
 /**
+ * The `code` of every `EventsError`, one per case, stable across releases: switch on it rather
+ * than on the message.
+ */
+export type EventsErrorCode =
+  | 'ANONYMOUS_HANDLER'
+  | 'AUTO_EMIT_WITHOUT_IMPLICIT_TRANSACTIONS'
+  | 'CONCURRENCY_ABOVE_POOL'
+  | 'DUPLICATE_EVENT_VALUE'
+  | 'DUPLICATE_HANDLER_NAME'
+  | 'DURATION_WITHOUT_UNIT'
+  | 'EVENTS_OUTSIDE_TRANSACTION'
+  | 'HANDLER_ENDED'
+  | 'HANDLER_MODULE_FAILED'
+  | 'HANDLER_MODULE_NOT_FOUND'
+  | 'HANDLERS_NOT_LOADED'
+  | 'INVALID_EVENT_TYPE'
+  | 'INVALID_HANDLER'
+  | 'INVALID_IDEMPOTENCY_KEY'
+  | 'INVALID_LINK'
+  | 'INVALID_MAX_ATTEMPTS'
+  | 'INVALID_OPTION'
+  | 'INVALID_PARAMETERS'
+  | 'INVALID_PRIORITY'
+  | 'INVALID_RULE'
+  | 'INVALID_RUN_AT'
+  | 'MISSING_OPTION'
+  | 'NOT_AN_ENTITY'
+  | 'NOT_AN_EVENT_MODEL'
+  | 'NO_EVENT_MODELS'
+  | 'NO_HANDLERS'
+  | 'UNCOMPILED_HANDLER_MODULE'
+  | 'UNKNOWN_MODEL'
+  | 'UNREGISTERED_TYPE'
+  | 'WORKER_ALREADY_STARTED'
+  | 'WORKER_NOT_STARTED'
+  | 'WORKER_TABLE_MISSING';
+
+/**
  * Every mistake the library can report about its input: configuration, registrations,
  * event catalogues and CLI flags. Each case is a static factory, so the message is written
  * once, next to its cause, and tells the user what to change.
@@ -13,7 +51,7 @@ export class EventsError extends Error {
   private constructor(
     message: string,
     /** A stable machine-readable code for the case, e.g. `UNKNOWN_MODEL`. */
-    readonly code: string,
+    readonly code: EventsErrorCode,
     options?: { cause?: unknown },
   ) {
     super(message, options);
@@ -184,9 +222,10 @@ export class EventsError extends Error {
     expected: string,
     got: string,
   ): EventsError {
-    // INVALID_PRIORITY, INVALID_RUN_AT, INVALID_MAX_ATTEMPTS, INVALID_IDEMPOTENCY_KEY
-    const code = `INVALID_${property.replace(/[A-Z]/g, letter => `_${letter}`).toUpperCase()}`;
-    return new EventsError(`The ${property} of a "${type}" event must be ${expected}, got ${got}`, code);
+    return new EventsError(
+      `The ${property} of a "${type}" event must be ${expected}, got ${got}`,
+      INVALID_VALUE_CODES[property],
+    );
   }
 
   static concurrencyAbovePool(flag: string, concurrency: number, poolMax: number): EventsError {
@@ -195,4 +234,32 @@ export class EventsError extends Error {
       'CONCURRENCY_ABOVE_POOL',
     );
   }
+
+  static workerAlreadyStarted(): EventsError {
+    return new EventsError(
+      'This worker was already started: a Worker runs once; make a new one to start again',
+      'WORKER_ALREADY_STARTED',
+    );
+  }
+
+  static workerNotStarted(): EventsError {
+    return new EventsError(
+      'The worker was not started: call start() before waiting for done',
+      'WORKER_NOT_STARTED',
+    );
+  }
+
+  static handlersNotLoaded(operation: string): EventsError {
+    return new EventsError(
+      `${operation} needs the handlers, and none are registered in this process: call \`await loadHandlers(orm)\` first, which imports the modules that the events config names`,
+      'HANDLERS_NOT_LOADED',
+    );
+  }
 }
+
+const INVALID_VALUE_CODES = {
+  priority: 'INVALID_PRIORITY',
+  runAt: 'INVALID_RUN_AT',
+  maxAttempts: 'INVALID_MAX_ATTEMPTS',
+  idempotencyKey: 'INVALID_IDEMPOTENCY_KEY',
+} as const satisfies Record<string, EventsErrorCode>;

@@ -1,4 +1,4 @@
-export { EventsError } from './EventsError';
+export { EventsError, type EventsErrorCode } from './EventsError';
 export { consoleLogger, type EventsLogger } from './EventsLogger';
 export type { EventsOptions, RetryOptions } from './config';
 export { EventsExtension } from './EventsExtension';
@@ -12,9 +12,9 @@ export type {
   HandlerContext,
   RegisterOptions,
 } from './registry/EventHandler';
-export { HandlerRegistry, handlerRegistry } from './registry/HandlerRegistry';
+export { handlerRegistry } from './registry/HandlerRegistry';
 export { register } from './registry/register';
-export { discoverHandlers, type HandlerSources } from './registry/discoverHandlers';
+export { loadHandlers } from './registry/loadHandlers';
 export { processEvents, type ProcessEventsOptions } from './process/processEvents';
 export { type ProcessEventsResult, Worker, type WorkerOptions } from './process/Worker';
 export type { BatchInfo, EventsHooks } from './process/EventsHooks';
@@ -39,9 +39,10 @@ export { createDashboard, type DashboardOptions } from './dashboard/createDashbo
 export { eventActivity, type ModelActivity } from './ops/eventActivity';
 export { EVENT_STATES, type EventState } from './ops/EventState';
 export { listEvents, type EventPage, type ListEventsOptions } from './ops/listEvents';
-export { getEvent, type EventDetail } from './ops/getEvent';
-export { markProcessed } from './ops/markProcessed';
-export { deleteEvents } from './ops/deleteEvents';
+export { getEvent, type EventDetail, type GetEventOptions } from './ops/getEvent';
+export type { OperationOptions } from './ops/OperationOptions';
+export { markProcessed, type MarkProcessedOptions } from './ops/markProcessed';
+export { deleteEvents, type DeleteEventsOptions } from './ops/deleteEvents';
 export type { EventRow } from './ops/EventRow';
 export type { EventSummary } from './ops/EventSummary';
 export type { ListFilter } from './ops/ListFilter';

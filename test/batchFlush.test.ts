@@ -133,7 +133,7 @@ describe("flush: 'batch'", () => {
     const result = await processEvents(db.orm, { batchSize: 10 });
 
     assert.equal(result.processed, 2);
-    assert.equal(result.failed, 1);
+    assert.equal(result.dead, 1);
     assert.deepEqual(await effects(), [`${first.id}:recordOrFail`, `${last.id}:recordOrFail`]);
     const failed = await db.orm.em.fork().findOneOrFail(TestEvent, bad.id);
     assert.equal(failed.error, true);
@@ -159,7 +159,7 @@ describe("flush: 'batch'", () => {
 
     assert.equal(result.batches, 1);
     assert.equal(result.processed, 2);
-    assert.equal(result.failed, 1);
+    assert.equal(result.dead, 1);
     assert.deepEqual(calls, ['a', 'taken', 'b', 'a', 'taken', 'b'], 'each ran again, alone');
     assert.deepEqual(await effects(), [`${first.id}:issueTicket`, `${last.id}:issueTicket`]);
     const codes = (await db.orm.em.fork().find(Ticket, {}, { orderBy: { id: 'asc' } })).map(

@@ -76,7 +76,7 @@ describe('the mikro-orm-events CLI', () => {
 
     assert.equal(result.code, 0, result.stderr);
     // The paid order's status change is auto-emitted by the handler and drained in a second batch.
-    assert.match(result.stdout, /Processed 4 events in 2 batches \(3 succeeded, 0 to retry, 1 failed\)/);
+    assert.match(result.stdout, /Processed 4 events in 2 batches \(3 succeeded, 0 to retry, 1 dead\)/);
     assert.match(result.stderr, /announceOrder: order \d+ was created/);
     const check = db.orm.em.fork();
     const events = await check.find(OrderEvent, {}, { orderBy: { id: 'asc' } });
@@ -115,7 +115,7 @@ describe('the mikro-orm-events CLI', () => {
 
     for (const [args, flag, value] of [
       [['events:purge', '--older-than', '30'], '--older-than', '30'],
-      [['events:purge', '--older-than', '30', '--include-failed'], '--older-than', '30'],
+      [['events:purge', '--older-than', '30', '--include-dead'], '--older-than', '30'],
       [['events:requeue', '--older-than', '30'], '--older-than', '30'],
       [['events:process', '--once', '--poll-interval', '30'], '--poll-interval', '30'],
       [['events:process', '--once', '--poll-interval=1.5'], '--poll-interval', '1.5'],

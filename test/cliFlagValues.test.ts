@@ -70,7 +70,7 @@ const FLAGS: { command: string; base: string[]; flag: string; kind: keyof typeof
     {
       command: 'events:purge',
       base: ['--older-than', '30d', '--dry-run'],
-      flag: '--include-failed',
+      flag: '--include-dead',
       kind: 'boolean',
     },
     { command: 'events:purge', base: ['--older-than', '30d'], flag: '--dry-run', kind: 'boolean' },

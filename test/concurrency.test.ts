@@ -70,7 +70,7 @@ describe('progress output', () => {
   }
 
   it('rewrites one line in place on a terminal', async () => {
-    const totals = { processed: 3, retried: 1, failed: 0, batches: 2, durationMs: 0 };
+    const totals = { processed: 3, retried: 1, dead: 0, batches: 2, durationMs: 0 };
     const out = capture(true);
     const progress = new Progress(totals, out.stream);
     progress.start();
@@ -80,7 +80,7 @@ describe('progress output', () => {
     progress.stop();
     const clearLine = '\r\u001b[K';
     assert.ok(
-      out.text().startsWith(`${clearLine}4 events (3 ok, 1 to retry, 0 failed) in 2 batches`),
+      out.text().startsWith(`${clearLine}4 events (3 ok, 1 to retry, 0 dead) in 2 batches`),
       out.text(),
     );
     assert.ok(out.text().includes(`${clearLine}11 events (10 ok`), out.text());
@@ -88,7 +88,7 @@ describe('progress output', () => {
   });
 
   it('logs a line per period otherwise', async () => {
-    const totals = { processed: 1, retried: 0, failed: 0, batches: 1, durationMs: 0 };
+    const totals = { processed: 1, retried: 0, dead: 0, batches: 1, durationMs: 0 };
     const out = capture(false);
     const progress = new Progress(totals, out.stream, 100);
     progress.start();
@@ -96,9 +96,6 @@ describe('progress output', () => {
     progress.stop();
     const lines = out.text().trim().split('\n');
     assert.ok(lines.length >= 1);
-    assert.match(
-      lines[0],
-      /^\[events\] 1 events \(1 ok, 0 to retry, 0 failed\) in 1 batches, \d+ events\/s$/,
-    );
+    assert.match(lines[0], /^\[events\] 1 events \(1 ok, 0 to retry, 0 dead\) in 1 batches, \d+ events\/s$/);
   });
 });

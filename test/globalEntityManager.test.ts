@@ -76,7 +76,7 @@ describe('the global EntityManager in a handler', () => {
 
     const result = await processEvents(db.orm, { batchSize: 10 });
 
-    assert.deepEqual([result.processed, result.failed], [1, 1]);
+    assert.deepEqual([result.processed, result.dead], [1, 1]);
     assert.deepEqual(await effects(), [`${kept.id}:throughOrm`, `${kept.id}:persistOnly`]);
     const failed = await db.orm.em.fork().findOneOrFail(TestEvent, failing.id);
     assert.match(failed.errorMessage!, /throughOrm: Error: throughOrm fails after writing/);
@@ -147,7 +147,7 @@ describe('the global EntityManager in a handler', () => {
 
     const result = await processEvents(db.orm, { batchSize: 10 });
 
-    assert.deepEqual([result.processed, result.failed], [1, 1]);
+    assert.deepEqual([result.processed, result.dead], [1, 1]);
     assert.deepEqual(await effects(), [`${kept.id}:ledger`, `${kept.id}:tally`]);
     const failed = await db.orm.em.fork().findOneOrFail(TestEvent, failing.id);
     assert.equal(failed.errorMessage, 'book: Error: book fails after writing');
@@ -193,7 +193,7 @@ describe('the global EntityManager in a handler', () => {
 
     const worker = new Worker(db.orm, { concurrency: 3, batchSize: 1, pollInterval: 60_000, logger: silent });
     await worker.start();
-    await waitFor(() => worker.totals.processed + worker.totals.failed === 6, 60_000, 'six events');
+    await waitFor(() => worker.totals.processed + worker.totals.dead === 6, 60_000, 'six events');
     await worker.stop();
 
     const expected = events

@@ -93,7 +93,7 @@ describe('the handler context', () => {
 
     const result = await processEvents(db.orm, { batchSize: 10 });
 
-    assert.deepEqual([result.processed, result.failed], [1, 1]);
+    assert.deepEqual([result.processed, result.dead], [1, 1]);
     assert.deepEqual(await effects(), [
       `${kept.id}:wrapped`,
       `${kept.id}:withDefault`,
@@ -196,7 +196,7 @@ describe('the handler context', () => {
     const [event] = await addEvents('timed', [{}]);
 
     const result = await processEvents(db.orm);
-    assert.equal(result.failed, 1);
+    assert.equal(result.dead, 1);
     // Wait for the handler's own end, not for a time.
     while (late === 'not attempted') {
       await sleep(50);

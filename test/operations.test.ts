@@ -152,7 +152,7 @@ describe('events:stats, events:requeue and events:purge', () => {
     assert.equal((await states()).oldProcessed, 'pending/ok/0');
   });
 
-  it('purge deletes old processed events in chunks, dead ones only with --include-failed; --dry-run deletes nothing', async () => {
+  it('purge deletes old processed events in chunks, dead ones only with --include-dead; --dry-run deletes nothing', async () => {
     const before = await states();
     const dry = await runCli(['events:purge', '--older-than', '30d', '--dry-run', ...CONFIG], db.url);
     assert.match(dry.stdout, /Would delete 1 TestEvent events/);
@@ -163,10 +163,7 @@ describe('events:stats, events:requeue and events:purge', () => {
     assert.match(purge.stdout, /Deleted 1 TestEvent events/);
     assert.deepEqual(await states(), { ...before, oldProcessed: 'deleted' });
 
-    const failed = await runCli(
-      ['events:purge', '--older-than', '30d', '--include-failed', ...CONFIG],
-      db.url,
-    );
+    const failed = await runCli(['events:purge', '--older-than', '30d', '--include-dead', ...CONFIG], db.url);
     assert.match(failed.stdout, /Deleted 1 TestEvent events/);
     assert.deepEqual(await states(), { ...before, oldProcessed: 'deleted', oldDead: 'deleted' });
   });

@@ -72,7 +72,7 @@ describe('poison events, bad input and hostile names', () => {
 
     const result = await processEvents(db.orm, { batchSize: 100 });
 
-    assert.deepEqual([result.batches, result.processed, result.failed], [1, 2, 5]);
+    assert.deepEqual([result.batches, result.processed, result.dead], [1, 2, 5]);
     const messages = await Promise.all(events.map(async event => (await reload(event)).errorMessage));
     assert.equal(messages[0], null);
     assert.equal(messages[1], 'throws-string: plain string');

@@ -65,7 +65,7 @@ describe('a batch that fails at COMMIT or in its final UPDATE', () => {
 
       const result = await processEvents(db.orm, { batchSize: 10 });
 
-      assert.deepEqual([result.processed, result.failed], [4, 1]);
+      assert.deepEqual([result.processed, result.dead], [4, 1]);
       const culprit = await db.orm.em.fork().findOneOrFail(TestEvent, ids[2]);
       assert.deepEqual([culprit.processed, culprit.error, culprit.attempts], [true, true, 1]);
       assert.match(

@@ -49,7 +49,7 @@ describe('processing', () => {
 
     assert.deepEqual(seen, [`${event.id}@1`]);
     assert.equal(result.processed, 1);
-    assert.equal(result.failed, 0);
+    assert.equal(result.dead, 0);
     const stored = await reload(event);
     assert.equal(stored.processed, true);
     assert.equal(stored.error, false);
@@ -66,7 +66,7 @@ describe('processing', () => {
 
     const result = await processEvents(db.orm);
 
-    assert.equal(result.failed, 1);
+    assert.equal(result.dead, 1);
     const stored = await reload(event);
     assert.equal(stored.processed, true);
     assert.equal(stored.error, true);
@@ -133,7 +133,7 @@ describe('processing', () => {
 
     assert.equal(result.batches, 1);
     assert.equal(result.processed, 2);
-    assert.equal(result.failed, 1);
+    assert.equal(result.dead, 1);
     assert.deepEqual(await effects(), [`${events[0].id}:issueTicket`, `${events[2].id}:issueTicket`]);
     const codes = (await db.orm.em.fork().find(Ticket, {}, { orderBy: { id: 'asc' } })).map(
       ticket => ticket.code,

@@ -125,7 +125,7 @@ describe('retries, scheduling, timeouts and hooks', () => {
 
     const result = await processEvents(db.orm);
 
-    assert.deepEqual([result.failed, result.retried], [2, 0]);
+    assert.deepEqual([result.dead, result.retried], [2, 0]);
     for (const event of [await reload(doomed), await reload(refused)]) {
       assert.deepEqual([event.processed, event.error, event.attempts], [true, true, 1]);
     }
@@ -232,7 +232,7 @@ describe('retries, scheduling, timeouts and hooks', () => {
     const last = await addEvent('timed');
 
     const result = await processEvents(db.orm, { batchSize: 10 });
-    assert.deepEqual([result.batches, result.processed, result.failed], [1, 2, 1]);
+    assert.deepEqual([result.batches, result.processed, result.dead], [1, 2, 1]);
     await sleep(900);
 
     assert.ok(sawAbort, 'ctx.signal was aborted');
@@ -275,7 +275,7 @@ describe('retries, scheduling, timeouts and hooks', () => {
         calls.push(`processed ${event.id} ${await committed(event.id)}`);
         throw new Error('a broken hook');
       },
-      onFailed: async (event, info) => {
+      onRetried: async (event, info) => {
         calls.push(`failed ${event.id} ${await committed(event.id)} ${info.error}`);
       },
       onDead: async (event, info) => {
@@ -293,7 +293,7 @@ describe('retries, scheduling, timeouts and hooks', () => {
       logger: { ...silent, error: message => errors.push(message) },
     });
 
-    assert.deepEqual([result.processed, result.retried, result.failed], [1, 1, 1]);
+    assert.deepEqual([result.processed, result.retried, result.dead], [1, 1, 1]);
     assert.deepEqual(calls, [
       `processed ${ok.id} true/false`,
       `failed ${retry.id} false/true again: Error: again`,

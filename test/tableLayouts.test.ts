@@ -11,6 +11,7 @@ import {
   eventStats,
   getEvent,
   listEvents,
+  loadHandlers,
   type EventState,
 } from 'mikro-orm-events';
 import { createTestDatabase, type TestDatabase } from './support/testDatabase';
@@ -210,12 +211,13 @@ for (const layout of layouts) {
         );
       }
 
-      const dead = await getEvent(db.orm, model, ids.dead);
+      const dead = await getEvent(db.orm, { model, id: ids.dead });
       assert.equal(dead?.event.state, 'dead');
       assert.equal(dead?.event.errorMessage, 'charge: Error: card declined');
       assert.equal(dead?.event.processedAt?.getTime(), seed.dead.processedAt!.getTime());
       assert.deepEqual(dead?.event.links, { order: orderId });
 
+      await loadHandlers(db.orm);
       const [stats] = await eventStats(db.orm, { model });
       const created = stats.types.find(type => type.type === 'order.created');
       assert.deepEqual([created?.pendingDue, created?.scheduled, created?.processed], [1, 1, 1]);

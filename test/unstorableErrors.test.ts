@@ -44,7 +44,7 @@ describe('error messages the database cannot store', () => {
 
     const result = await processEvents(db.orm, { batchSize: 100 });
 
-    assert.deepEqual([result.batches, result.processed, result.failed], [1, 3, 3]);
+    assert.deepEqual([result.batches, result.processed, result.dead], [1, 3, 3]);
     const rows = await db.orm.em.fork().find(TestEvent, {}, { orderBy: { id: 'asc' } });
     assert.deepEqual(
       rows.map(row => [row.type, row.processed, row.error]),

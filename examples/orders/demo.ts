@@ -51,7 +51,7 @@ async function main(): Promise<void> {
     // Step 4: process them (what `mikro-orm-events events:process --once` does).
     console.log('Processing:');
     let result = await processEvents(orm, { logger });
-    console.log(`  → ${result.processed} processed, ${result.failed} failed\n`);
+    console.log(`  → ${result.processed} processed, ${result.dead} dead\n`);
 
     // The app reacts to the declined payment: the status change emits two more events.
     const em = orm.em.fork();
@@ -62,7 +62,7 @@ async function main(): Promise<void> {
     await em.flush();
     console.log(`Marked ${declined.length} order(s) failed. Processing again:`);
     result = await processEvents(orm, { logger });
-    console.log(`  → ${result.processed} processed, ${result.failed} failed\n`);
+    console.log(`  → ${result.processed} processed, ${result.dead} dead\n`);
 
     const view = orm.em.fork();
     console.log('Order notes written by RecordOrderNote:');

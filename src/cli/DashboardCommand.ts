@@ -3,6 +3,7 @@ import { CLIHelper } from '@mikro-orm/cli';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { hostPolicy } from '../dashboard/allowedHosts';
 import { createDashboard } from '../dashboard/createDashboard';
+import { loadHandlers } from '../registry/loadHandlers';
 import { EventsError } from '../EventsError';
 import { type ConfigArgs, withOrm } from './openOrm';
 import { parseBoolean, parseList, parsePositiveInteger } from './parseFlags';
@@ -69,6 +70,7 @@ export class DashboardCommand implements CommandModule<object, DashboardArgs> {
       );
     }
     await withOrm(args, async orm => {
+      await loadHandlers(orm);
       const server = createServer(
         createDashboard(orm, { token, basicAuth, allowedHosts, readOnly, secureCookie }),
       );

@@ -139,11 +139,11 @@ async function run(worker: Worker): Promise<void> {
 }
 
 function summary(result: ProcessEventsResult): string {
-  const events = result.processed + result.retried + result.failed;
+  const events = result.processed + result.retried + result.dead;
   const seconds = result.durationMs / 1000;
   const rate = seconds > 0 ? Math.round(events / seconds) : 0;
   return (
     `Processed ${events} events in ${result.batches} batches (${result.processed} succeeded, ` +
-    `${result.retried} to retry, ${result.failed} failed) in ${seconds.toFixed(2)} s, ${rate} events/s`
+    `${result.retried} to retry, ${result.dead} dead) in ${seconds.toFixed(2)} s, ${rate} events/s`
   );
 }

@@ -30,11 +30,11 @@ export class Progress {
   }
 
   private render(tty: boolean): void {
-    const { processed, retried, failed, batches } = this.totals;
-    const events = processed + retried + failed;
+    const { processed, retried, dead, batches } = this.totals;
+    const events = processed + retried + dead;
     const seconds = (performance.now() - this.started) / 1000;
     const line =
-      `${events} events (${processed} ok, ${retried} to retry, ${failed} failed) in ${batches} batches, ` +
+      `${events} events (${processed} ok, ${retried} to retry, ${dead} dead) in ${batches} batches, ` +
       `${Math.round(events / Math.max(seconds, 0.001))} events/s`;
     if (tty) {
       this.stream.write(`\r\x1b[K${line}`);

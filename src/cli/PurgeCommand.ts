@@ -8,20 +8,20 @@ import { MAX_AGE_FLAG, parseBoolean, parseDuration, parseName } from './parseFla
 interface PurgeArgs extends ConfigArgs {
   olderThan?: string;
   model?: string;
-  includeFailed?: string;
+  includeDead?: string;
   dryRun?: string;
 }
 
 /** `events:purge`: deletes old processed events, in chunks. */
 export class PurgeCommand implements CommandModule<object, PurgeArgs> {
   command = 'events:purge';
-  describe = 'Delete processed events older than a duration (dead ones too with --include-failed)';
+  describe = 'Delete processed events older than a duration (dead ones too with --include-dead)';
 
   builder(args: Argv<object>): Argv<PurgeArgs> {
     return args
       .option('older-than', { type: 'string', desc: 'Processed longer ago than this, e.g. 30d (required)' })
       .option('model', { type: 'string', desc: 'Only this EventModel subclass, by class name' })
-      .option('include-failed', { type: 'string', desc: 'Also delete dead events [boolean]' })
+      .option('include-dead', { type: 'string', desc: 'Also delete dead events [boolean]' })
       .option('dry-run', { type: 'string', desc: 'Count, delete nothing [boolean]' })
       .example(
         '$0 events:purge --older-than 30d',
@@ -37,7 +37,7 @@ export class PurgeCommand implements CommandModule<object, PurgeArgs> {
     const options = {
       olderThan,
       model: parseName('--model', args.model),
-      includeFailed: parseBoolean('--include-failed', args.includeFailed),
+      includeDead: parseBoolean('--include-dead', args.includeDead),
       dryRun: parseBoolean('--dry-run', args.dryRun),
     };
     const counts = await withOrm(args, orm => purgeEvents(orm, options));

@@ -1,6 +1,7 @@
 import { CLIHelper } from '@mikro-orm/cli';
 import type { ArgumentsCamelCase, Argv, CommandModule } from 'yargs';
 import { eventStats, type ModelStats } from '../ops/eventStats';
+import { loadHandlers } from '../registry/loadHandlers';
 import { type ConfigArgs, withOrm } from './openOrm';
 import { parseBoolean, parseName } from './parseFlags';
 
@@ -26,7 +27,10 @@ export class StatsCommand implements CommandModule<object, StatsArgs> {
   async handler(args: ArgumentsCamelCase<StatsArgs>): Promise<void> {
     const model = parseName('--model', args.model);
     const json = parseBoolean('--json', args.json);
-    const stats = await withOrm(args, orm => eventStats(orm, { model }));
+    const stats = await withOrm(args, async orm => {
+      await loadHandlers(orm);
+      return eventStats(orm, { model });
+    });
     if (json) {
       CLIHelper.dump(JSON.stringify(stats, null, 2));
       return;

@@ -1,11 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { MikroORM } from '@mikro-orm/core';
-import { resolveEventsConfig } from '../config';
 import { EventsError } from '../EventsError';
 import { deleteEvents } from '../ops/deleteEvents';
 import { eventActivity } from '../ops/eventActivity';
-import { eventStats } from '../ops/eventStats';
+import { countEvents } from '../ops/eventStats';
 import { getEvent } from '../ops/getEvent';
 import { listEvents } from '../ops/listEvents';
 import { markProcessed } from '../ops/markProcessed';
@@ -13,7 +12,6 @@ import type { ModelCount } from '../ops/changeEvents';
 import { requeueEvents } from '../ops/requeueEvents';
 import { countRequeueListed, requeueListed } from '../ops/requeueListed';
 import { eventModels } from '../process/eventModels';
-import { discoverHandlers } from '../registry/discoverHandlers';
 import { hostAllowed, hostPolicy } from './allowedHosts';
 import { SCRIPT, STYLESHEET } from './assets';
 import { authorizationHeader } from './authorizationHeader';
@@ -86,17 +84,15 @@ type Handler = (req: IncomingMessage, res: ServerResponse, next?: (error?: unkno
  * Pages are rendered on the server; every asset is served by the handler itself. Actions are
  * POST requests carrying a CSRF token; every value from the database is escaped. Body parsers
  * may run before it: a body they have read is taken from `req.body`.
+ *
+ * It imports none of your modules: which types have no handler it tells from the handlers
+ * registered in the process, so call `loadHandlers(orm)` first (until then, the overview says so).
  */
 export function createDashboard(orm: MikroORM, options: DashboardOptions = {}): Handler {
   checkCredentials(options);
   const hosts = hostPolicy('allowedHosts', options.allowedHosts, Boolean(options.token || options.basicAuth));
   const csrf = randomBytes(24).toString('hex');
   const session = options.token ? new SessionCookie(options.token) : undefined;
-  const handlersLoaded = discoverHandlers({
-    ...resolveEventsConfig(orm.config),
-    models: eventModels(orm.getMetadata()).map(meta => meta.class),
-  });
-  handlersLoaded.catch(() => undefined);
 
   return (req, res, next) => {
     const elsewhere = () => (next ? next() : send(res, 404, 'text/plain', 'Not found'));
@@ -161,7 +157,6 @@ export function createDashboard(orm: MikroORM, options: DashboardOptions = {}): 
     if (!authorized(req, res, ctx.base, path, query)) {
       return true;
     }
-    await handlersLoaded;
     if (req.method === 'POST' && path === '/actions') {
       return act(req, res, ctx);
     }
@@ -169,7 +164,7 @@ export function createDashboard(orm: MikroORM, options: DashboardOptions = {}): 
       return send(res, 405, 'text/plain', 'Method not allowed');
     }
     if (path === '/') {
-      const fragment = overviewFragment(await eventStats(orm), await eventActivity(orm), ctx.base);
+      const fragment = overviewFragment(await countEvents(orm, {}), await eventActivity(orm), ctx.base);
       if (query.get('fragment') === 'overview') {
         return send(res, 200, 'text/html', fragment);
       }
@@ -194,7 +189,7 @@ export function createDashboard(orm: MikroORM, options: DashboardOptions = {}): 
     }
     const detail = /^\/events\/([^/]+)\/(\d{1,19})$/.exec(path);
     if (detail) {
-      const event = await getEvent(orm, decodeSegment(detail[1]), detail[2]);
+      const event = await getEvent(orm, { model: decodeSegment(detail[1]), id: detail[2] });
       return event
         ? send(res, 200, 'text/html', eventDetailPage(ctx, event))
         : send(res, 404, 'text/html', layout(ctx, 'Not found', '<h2>No such event</h2>'));

@@ -1,5 +1,6 @@
 import type { ModelActivity } from '../ops/eventActivity';
 import type { ModelStats } from '../ops/eventStats';
+import { handlerRegistry } from '../registry/HandlerRegistry';
 import { esc } from './escapeHtml';
 
 /**
@@ -9,25 +10,31 @@ import { esc } from './escapeHtml';
  * @internal
  */
 export function overviewFragment(stats: ModelStats[], activity: ModelActivity[], base: string): string {
-  return stats
-    .map(model => {
-      const act = activity.find(item => item.model === model.model);
-      const rows = model.types
-        .map(
-          type => `<tr data-type="${esc(type.type)}"><td><a href="${esc(base)}/events?model=${encodeURIComponent(model.model)}&type=${encodeURIComponent(type.type)}">${esc(type.type)}</a></td>
+  const unknown = handlerRegistry.loaded
+    ? ''
+    : '<p class="warn">No handlers are registered in this process, so the handler column cannot tell: call <code>loadHandlers(orm)</code> before serving the dashboard.</p>';
+  return (
+    unknown +
+    stats
+      .map(model => {
+        const act = activity.find(item => item.model === model.model);
+        const rows = model.types
+          .map(
+            type => `<tr data-type="${esc(type.type)}"><td><a href="${esc(base)}/events?model=${encodeURIComponent(model.model)}&type=${encodeURIComponent(type.type)}">${esc(type.type)}</a></td>
 <td class="num" data-count="pending">${type.pendingDue}</td><td class="num" data-count="scheduled">${type.scheduled}</td>
 <td class="num" data-count="retrying">${type.retrying}</td><td class="num" data-count="dead">${type.dead}</td>
 <td class="num" data-count="processed">${type.processed}</td><td class="num">${type.oldestPendingSeconds === null ? '–' : `${type.oldestPendingSeconds}s`}</td>
 <td>${type.hasHandler ? 'yes' : '<span class="warn">none</span>'}</td></tr>`,
-        )
-        .join('');
-      return `<section data-model="${esc(model.model)}"><h2>${esc(model.model)}</h2>
+          )
+          .join('');
+        return `<section data-model="${esc(model.model)}"><h2>${esc(model.model)}</h2>
 <table><thead><tr><th>type</th><th>pending due</th><th>scheduled</th><th>retrying</th><th>dead</th><th>processed</th><th>oldest pending</th><th>handler</th></tr></thead>
 <tbody>${rows || '<tr><td colspan="8">no events</td></tr>'}</tbody></table>
 ${model.unhandledTypes.length ? `<p class="warn">Types with no registered handler (they stay pending): ${model.unhandledTypes.map(esc).join(', ')}</p>` : ''}
 ${act ? activityChart(act) : ''}</section>`;
-    })
-    .join('');
+      })
+      .join('')
+  );
 }
 
 function activityChart(activity: ModelActivity): string {

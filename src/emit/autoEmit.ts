@@ -59,7 +59,6 @@ export interface AutoEmitOptions<T extends object, E extends EventModel> {
 
 /**
  * The rules of one entity class, as given to `events.autoEmit` in the config.
- * @internal
  */
 export interface AutoEmitDefinition<T extends object = any, E extends EventModel = any> {
   entity: EntityClass<T>;

@@ -4,14 +4,13 @@ import { rawQuery } from '../db/rawQuery';
 import type { ModelCount } from './changeEvents';
 import { type EventFilter, filterSql } from './EventFilter';
 import { eventTables } from './eventTables';
+import type { OperationOptions } from './OperationOptions';
 
-export interface BackfillOptions extends EventFilter {
+export interface BackfillOptions extends EventFilter, OperationOptions {
   /** The handler to run, by its registered name. */
   handler: string;
   /** The types it handles: required, so that events of other types are never reopened. */
   types: string[];
-  /** Only this event model, by class name. Default: all. */
-  model?: string;
   /** Count what would be reopened, and change nothing. */
   dryRun?: boolean;
 }

@@ -3,6 +3,7 @@ import { rawQuery } from '../db/rawQuery';
 import type { EventTable } from '../sql/EventTable';
 import { eventTables } from './eventTables';
 import { type EventFilter, filterSql } from './EventFilter';
+import type { OperationOptions } from './OperationOptions';
 
 /** How many events of a model were (or, with `dryRun`, would be) changed. */
 export interface ModelCount {
@@ -18,7 +19,7 @@ export interface ModelCount {
  */
 export async function changeEvents(
   orm: MikroORM,
-  options: EventFilter & { model?: string; dryRun?: boolean },
+  options: EventFilter & OperationOptions & { dryRun?: boolean },
   change: (table: EventTable, where: string) => string,
   condition: (table: EventTable) => string = () => 'true',
 ): Promise<ModelCount[]> {

@@ -1,6 +1,7 @@
 import type { MikroORM } from '@mikro-orm/core';
 import { rawQuery } from '../db/rawQuery';
 import { eventTables } from './eventTables';
+import type { OperationOptions } from './OperationOptions';
 
 /** Processing over the last hour, for one event model. */
 export interface ModelActivity {
@@ -15,10 +16,7 @@ export interface ModelActivity {
 }
 
 /** Events processed and failed per minute over the last hour, and the processing delay. */
-export async function eventActivity(
-  orm: MikroORM,
-  options: { model?: string } = {},
-): Promise<ModelActivity[]> {
+export async function eventActivity(orm: MikroORM, options: OperationOptions = {}): Promise<ModelActivity[]> {
   const result: ModelActivity[] = [];
   for (const table of eventTables(orm, options.model)) {
     const { column: c } = table;

@@ -1,11 +1,10 @@
 import type { MikroORM } from '@mikro-orm/core';
-import { resolveEventsConfig } from '../config';
-import { eventModels } from '../process/eventModels';
-import { discoverHandlers } from '../registry/discoverHandlers';
+import { EventsError } from '../EventsError';
 import { handlerRegistry } from '../registry/HandlerRegistry';
 import { rawQuery } from '../db/rawQuery';
 import { EVENT_STATES, stateCondition } from './EventState';
 import { eventTables } from './eventTables';
+import type { OperationOptions } from './OperationOptions';
 
 /** Counts of one event type, by state. */
 export interface TypeStats {
@@ -34,12 +33,24 @@ export interface ModelStats {
 }
 
 /**
- * Counts the events of each model and type by state. Handler modules are imported first, so
- * that types without a handler can be told apart.
+ * Counts the events of each model and type by state, and tells which types have no handler in
+ * this process. It imports none of your modules: call `loadHandlers(orm)` first (or register
+ * the handlers yourself), else it throws `HANDLERS_NOT_LOADED` rather than call every type
+ * unhandled.
  */
-export async function eventStats(orm: MikroORM, options: { model?: string } = {}): Promise<ModelStats[]> {
-  const config = resolveEventsConfig(orm.config);
-  await discoverHandlers({ ...config, models: eventModels(orm.getMetadata()).map(meta => meta.class) });
+export async function eventStats(orm: MikroORM, options: OperationOptions = {}): Promise<ModelStats[]> {
+  if (!handlerRegistry.loaded) {
+    throw EventsError.handlersNotLoaded('eventStats');
+  }
+  return countEvents(orm, options);
+}
+
+/**
+ * `eventStats` without the check: for the dashboard, which says on the page when the
+ * handlers are not loaded.
+ * @internal
+ */
+export async function countEvents(orm: MikroORM, options: OperationOptions): Promise<ModelStats[]> {
   const result: ModelStats[] = [];
   for (const table of eventTables(orm, options.model)) {
     const { column: c } = table;

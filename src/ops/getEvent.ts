@@ -4,17 +4,27 @@ import { rawQuery } from '../db/rawQuery';
 import { type EventRow, eventRowColumns, toEventRow } from './EventRow';
 import { eventTables } from './eventTables';
 import { filterSql } from './EventFilter';
+import type { OperationOptions } from './OperationOptions';
 
 /** One event as stored, with what is registered to handle it. */
 export interface EventDetail {
   model: string;
   event: EventRow;
-  /** Names of the handlers registered for the event's type, in run order. */
+  /** Names of the handlers registered in this process for the event's type, in run order. */
   handlers: string[];
 }
 
+export interface GetEventOptions extends OperationOptions {
+  /** Required here: ids are per table. */
+  model: string;
+  id: string;
+}
+
 /** The event `id` of `model`, or undefined. */
-export async function getEvent(orm: MikroORM, model: string, id: string): Promise<EventDetail | undefined> {
+export async function getEvent(
+  orm: MikroORM,
+  { model, id }: GetEventOptions,
+): Promise<EventDetail | undefined> {
   const [table] = eventTables(orm, model);
   const { meta } = table;
   const filter = filterSql(table, { ids: [id] });

@@ -5,8 +5,9 @@ import { assertEventId } from './EventFilter';
 import { eventTables } from './eventTables';
 import { type EventSummary, eventSummaryColumns, toEventSummary } from './EventSummary';
 import { type ListFilter, listFilterSql } from './ListFilter';
+import type { OperationOptions } from './OperationOptions';
 
-export interface ListEventsOptions extends ListFilter {
+export interface ListEventsOptions extends ListFilter, OperationOptions {
   /** The event model, by class name. Default: the first one. */
   model?: string;
   /** Keyset pagination: only events with an id below this one. */

@@ -3,14 +3,13 @@ import { positiveInteger } from '../config';
 import { rawQuery } from '../db/rawQuery';
 import { eventTables } from './eventTables';
 import type { ModelCount } from './changeEvents';
+import type { OperationOptions } from './OperationOptions';
 
-export interface PurgeOptions {
+export interface PurgeOptions extends OperationOptions {
   /** Delete events processed more than this many milliseconds ago. Required. */
   olderThan: number;
-  /** Only this event model, by class name. Default: all. */
-  model?: string;
   /** Also delete dead events (failed on their last attempt). Default: only successful ones. */
-  includeFailed?: boolean;
+  includeDead?: boolean;
   /** Count what would be deleted, and delete nothing. */
   dryRun?: boolean;
   /** Rows deleted per statement (each its own transaction). @default 5000 */
@@ -30,7 +29,7 @@ export async function purgeEvents(orm: MikroORM, options: PurgeOptions): Promise
     const { column: c } = table;
     const where =
       `${c('processed')} and coalesce(${c('processedAt')}, ${c('createdAt')}) < now() - make_interval(secs => ?)` +
-      (options.includeFailed ? '' : ` and not ${c('error')}`);
+      (options.includeDead ? '' : ` and not ${c('error')}`);
     const bindings = [olderThan / 1000];
     if (options.dryRun) {
       const [row] = await rawQuery(

@@ -2,10 +2,9 @@ import type { MikroORM } from '@mikro-orm/core';
 import type { EventTable } from '../sql/EventTable';
 import { changeEvents, type ModelCount } from './changeEvents';
 import type { EventFilter } from './EventFilter';
+import type { OperationOptions } from './OperationOptions';
 
-export interface RequeueOptions extends EventFilter {
-  /** Only this event model, by class name. Default: all. */
-  model?: string;
+export interface RequeueOptions extends EventFilter, OperationOptions {
   /** Only events whose last attempt failed (dead, or waiting for a retry). Default: also processed ones. */
   onlyErrors?: boolean;
   /** Count what would be requeued, and change nothing. */

@@ -20,7 +20,7 @@ export interface EventsHooks {
   /** Every handler of the event succeeded. */
   onProcessed?: (event: EventModel, info: { attempt: number }) => unknown;
   /** A handler failed and the event will be tried again at `retryAt`. */
-  onFailed?: (event: EventModel, info: { attempt: number; error: string; retryAt: Date }) => unknown;
+  onRetried?: (event: EventModel, info: { attempt: number; error: string; retryAt: Date }) => unknown;
   /** A handler failed on the last attempt (or said not to retry): the event is dead. */
   onDead?: (event: EventModel, info: { attempt: number; error: string }) => unknown;
   /** After each batch that claimed events. */

@@ -3,7 +3,7 @@ import type { DependencyContainer } from 'tsyringe';
 import type { ResolvedEventsConfig } from '../config';
 import type { EventModel } from '../model/EventModel';
 import type { RegisteredHandler } from '../registry/EventHandler';
-import type { HandlerRegistry } from '../registry/HandlerRegistry';
+import { handlerRegistry } from '../registry/HandlerRegistry';
 import { isRetryable } from '../registry/NonRetryableError';
 import { createScope } from '../registry/resolveHandler';
 import { EventTable } from '../sql/EventTable';
@@ -78,7 +78,6 @@ export class Processor {
   constructor(
     private readonly orm: MikroORM,
     readonly meta: EntityMetadata<EventModel>,
-    private readonly registry: HandlerRegistry,
     private readonly config: ResolvedEventsConfig,
     private readonly abortSignal: AbortSignal,
     maxAttemptsOverride?: number,
@@ -177,7 +176,7 @@ export class Processor {
     let outcomes: EventOutcome[];
     try {
       outcomes = events.map(event => {
-        const pending = this.registry
+        const pending = handlerRegistry
           .get(this.meta.class, event.type)
           .filter(handler => !event.completedHandlers.includes(handler.name));
         const failures = pending.map(handler => ({ handler, message, retryable: true }));
@@ -221,7 +220,7 @@ export class Processor {
 
   /** Runs the handlers of an event that have not succeeded yet, in registration order. */
   private async runHandlers(attempt: EventAttempt, batch: Batch): Promise<void> {
-    for (const handler of this.registry.get(this.meta.class, attempt.event.type)) {
+    for (const handler of handlerRegistry.get(this.meta.class, attempt.event.type)) {
       if (!attempt.completed.includes(handler.name)) {
         await this.runHandler(handler, attempt, batch, handler.flush === 'batch');
       }
@@ -388,7 +387,7 @@ export class Processor {
   ): Promise<void> {
     const { hooks, logger } = this.config;
     // Without per-event hooks, thousands of events per second need not be walked.
-    const perEvent = hooks.onProcessed ?? hooks.onFailed ?? hooks.onDead;
+    const perEvent = hooks.onProcessed ?? hooks.onRetried ?? hooks.onDead;
     for (const [index, outcome] of perEvent ? outcomes.entries() : []) {
       const event = events[index];
       const attempt = event.attempts + 1;
@@ -396,7 +395,7 @@ export class Processor {
         await callHook(logger, 'onProcessed', hooks.onProcessed, event, { attempt });
       } else if (outcome.retryDelay !== null) {
         const info = { attempt, error: outcome.errorMessage!, retryAt: outcome.retryAt! };
-        await callHook(logger, 'onFailed', hooks.onFailed, event, info);
+        await callHook(logger, 'onRetried', hooks.onRetried, event, info);
       } else {
         await callHook(logger, 'onDead', hooks.onDead, event, { attempt, error: outcome.errorMessage! });
       }

@@ -10,8 +10,8 @@ import { poolMax } from '../db/poolMax';
 import { EventsError } from '../EventsError';
 import { assertEventType } from '../model/AbstractEvents';
 import type { EventModel } from '../model/EventModel';
-import { discoverHandlers } from '../registry/discoverHandlers';
 import { handlerRegistry } from '../registry/HandlerRegistry';
+import { loadHandlers } from '../registry/loadHandlers';
 import { BatchBisection } from './BatchBisection';
 import { eventModels, selectEventModels } from './eventModels';
 import { FailedBatch } from './FailedBatch';
@@ -47,8 +47,8 @@ export interface ProcessEventsResult {
   processed: number;
   /** Events that failed and are scheduled for another attempt. */
   retried: number;
-  /** Events that failed on their last attempt (`processed = true, error = true`). */
-  failed: number;
+  /** Events that failed on their last attempt, now dead (`processed = true, error = true`). */
+  dead: number;
   /** Transactions committed. */
   batches: number;
   /** Wall time, in milliseconds. */
@@ -77,7 +77,7 @@ interface Target {
  */
 export class Worker {
   /** Live counts, for progress displays. */
-  readonly totals: ProcessEventsResult = { processed: 0, retried: 0, failed: 0, batches: 0, durationMs: 0 };
+  readonly totals: ProcessEventsResult = { processed: 0, retried: 0, dead: 0, batches: 0, durationMs: 0 };
   private readonly config: ResolvedEventsConfig;
   private readonly wakeUp = new WakeUp();
   private readonly stopping = new AbortController();
@@ -118,13 +118,10 @@ export class Worker {
    */
   async start(): Promise<void> {
     if (this.finished) {
-      throw new Error('this worker was already started');
+      throw EventsError.workerAlreadyStarted();
     }
     this.started = performance.now();
-    const modules = await discoverHandlers({
-      ...this.config,
-      models: eventModels(this.orm.getMetadata()).map(meta => meta.class),
-    });
+    const modules = await loadHandlers(this.orm);
     const targets = this.plan(modules);
     // Announce the handlers before claiming anything, so that no type is claimed by a worker that
     // lacks a handler another live worker runs (a rolling deploy).
@@ -163,7 +160,7 @@ export class Worker {
   /** Resolves with the totals when every loop has ended. */
   get done(): Promise<ProcessEventsResult> {
     if (!this.finished) {
-      return Promise.reject(new Error('the worker was not started'));
+      return Promise.reject(EventsError.workerNotStarted());
     }
     return this.finished;
   }
@@ -281,7 +278,7 @@ export class Worker {
       if (batch.claimed > 0) {
         this.totals.processed += batch.processed;
         this.totals.retried += batch.retried;
-        this.totals.failed += batch.dead;
+        this.totals.dead += batch.dead;
         this.totals.batches++;
       }
       return batch.claimed;
@@ -372,13 +369,6 @@ export class Worker {
   }
 
   private processor(meta: EntityMetadata<EventModel>): Processor {
-    return new Processor(
-      this.orm,
-      meta,
-      handlerRegistry,
-      this.config,
-      this.aborting.signal,
-      this.options.maxAttempts,
-    );
+    return new Processor(this.orm, meta, this.config, this.aborting.signal, this.options.maxAttempts);
   }
 }

@@ -8,6 +8,7 @@ import type { EventModelClass, RegisteredHandler } from './EventHandler';
  */
 export class HandlerRegistry {
   private readonly byModel = new Map<EventModelClass, Map<string, RegisteredHandler[]>>();
+  private modulesLoaded = false;
 
   /** Adds a handler to a key; a handler already there is left as it is. */
   add(model: EventModelClass, type: string, handler: RegisteredHandler): void {
@@ -52,9 +53,23 @@ export class HandlerRegistry {
     return [...this.byModel].flatMap(([model, byType]) => [...byType.keys()].map(type => ({ model, type })));
   }
 
+  /**
+   * Whether the process has its handlers: `loadHandlers()` has run, or something registered one.
+   * Without either, "no handler for this type" would be a guess: reads refuse to make it.
+   */
+  get loaded(): boolean {
+    return this.modulesLoaded || this.byModel.size > 0;
+  }
+
+  /** The configured handler modules have been imported (see `loadHandlers`). */
+  markLoaded(): void {
+    this.modulesLoaded = true;
+  }
+
   /** Forgets every registration (for tests and hot reloads). */
   clear(): void {
     this.byModel.clear();
+    this.modulesLoaded = false;
   }
 }
 
