@@ -228,8 +228,8 @@ for (const layout of layouts) {
       const result = await processEvents(db.orm, { model });
 
       assert.deepEqual(
-        { processed: result.processed, retried: result.retried, failed: result.failed },
-        { processed: 2, retried: 1, failed: 1 },
+        { processed: result.processed, retried: result.retried, dead: result.dead },
+        { processed: 2, retried: 1, dead: 1 },
       );
       const [created1, created2, paid, voided] = await events();
       for (const event of [created1, created2]) {
