@@ -20,7 +20,8 @@ const USAGE_ERROR = 2;
  */
 async function main(): Promise<void> {
   // MikroORM's CLI insists that @mikro-orm/cli is listed in the project's own package.json;
-  // this bin ships it as its own dependency, so that check does not apply.
+  // here it is this package's peer dependency, which npm installs even when the project does not
+  // list it, so that check does not apply.
   process.env.MIKRO_ORM_ALLOW_GLOBAL_CLI ??= '1';
   // Before anything is printed or the config is loaded (which picks SQL highlighting once).
   configureTerminalColors();
