@@ -195,4 +195,40 @@ export class EventsError extends Error {
       'CONCURRENCY_ABOVE_POOL',
     );
   }
+
+  static nestModuleNotFound(path: string, lookedAt: string[]): EventsError {
+    return new EventsError(
+      `The Nest module of events.nestModule was not found: ${path} (looked for ${lookedAt.join(', ')})`,
+      'NEST_MODULE_NOT_FOUND',
+    );
+  }
+
+  static nestModuleFailed(file: string, cause: unknown): EventsError {
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    return new EventsError(`Failed to start the Nest module of ${file}: ${reason}`, 'NEST_MODULE_FAILED', {
+      cause,
+    });
+  }
+
+  static notANestModule(file: string, exportName: string, exported: string[]): EventsError {
+    const names = exported.length > 0 ? exported.join(', ') : 'nothing';
+    return new EventsError(
+      `${file} exports no class named ${exportName} (it exports ${names}): fix events.nestModule's '#ExportName'`,
+      'NOT_A_NEST_MODULE',
+    );
+  }
+
+  static nestModuleWithoutOrm(file: string, exportName: string): EventsError {
+    return new EventsError(
+      `The Nest module ${exportName} of ${file} provides no MikroORM: import MikroOrmModule.forRoot() or forRootAsync() from @mikro-orm/nestjs in it`,
+      'NEST_MODULE_WITHOUT_ORM',
+    );
+  }
+
+  static requestScopedHandler(provider: string): EventsError {
+    return new EventsError(
+      `${provider} has @OnEvent() handlers but is request-scoped (or depends on a request-scoped provider): handler providers must be singletons`,
+      'REQUEST_SCOPED_HANDLER',
+    );
+  }
 }
