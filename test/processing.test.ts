@@ -176,10 +176,11 @@ describe('processing', () => {
     class EffectWriter {
       constructor(@inject(EntityManager) readonly em: EntityManager) {}
       write(eventId: string, handler: string) {
-        this.em.create(Effect, { eventId, handler });
+        return this.em.create(Effect, { eventId, handler });
       }
     }
     const seenEms: EntityManager[] = [];
+    const inHandlerUnitOfWork: boolean[] = [];
     @register(TestEvent, 'created')
     @injectable()
     class WritingHandler {
@@ -187,7 +188,8 @@ describe('processing', () => {
       async handle(event: TestEvent, ctx: HandlerContext) {
         seenEms.push(this.writer.em, ctx.em);
         // The write is visible inside the handler's transaction before it is committed...
-        this.writer.write(event.id, 'WritingHandler');
+        const effect = this.writer.write(event.id, 'WritingHandler');
+        inHandlerUnitOfWork.push(ctx.em.getUnitOfWork().getPersistStack().has(effect));
         await this.writer.em.flush();
         const visible = await ctx.em.count(Effect, { eventId: event.id });
         assert.equal(visible, 1);
@@ -202,8 +204,10 @@ describe('processing', () => {
     await processEvents(db.orm, { batchSize: 10 });
 
     assert.equal(seenEms.length, 4);
-    assert.equal(seenEms[0], seenEms[1], 'the service injects the em of the handler context');
-    assert.notEqual(seenEms[0], db.orm.em);
+    // The service injects the ORM's global EntityManager, which is the handler's while it runs.
+    assert.equal(seenEms[0], db.orm.em);
+    assert.notEqual(seenEms[1], db.orm.em);
+    assert.deepEqual(inHandlerUnitOfWork, [true, true], 'what the service creates is in ctx.em');
     // ...and it commits or rolls back with the handler's savepoint.
     assert.deepEqual(await effects(), [`${kept.id}:WritingHandler`]);
     assert.equal((await reload(rolledBack)).error, true);

@@ -1,4 +1,4 @@
-import type { EntityManager } from '@mikro-orm/core';
+import { type EntityManager, TransactionContext } from '@mikro-orm/core';
 import { EventsError } from '../EventsError';
 
 /**
@@ -12,6 +12,9 @@ import { EventsError } from '../EventsError';
  * A handler that goes on after its end (a timed-out one) must not write into the batch: if it had
  * its EntityManager, the processor rebinds it to a finished transaction, so its queries fail;
  * if it had not, asking for one now throws.
+ *
+ * While the handler runs, it is also MikroORM's current transaction context (see `run`), so the
+ * global EntityManager resolves to it wherever it is used.
  * @internal
  */
 export class HandlerEntityManager {
@@ -32,6 +35,33 @@ export class HandlerEntityManager {
       this.em = this.batchEm.fork({ clear: true, useContext: false, keepTransactionContext: true });
     }
     return this.em;
+  }
+
+  /**
+   * Runs `fn` with the handler's EntityManager as MikroORM's current transaction context: then
+   * `orm.em`, an EntityManager injected by Nest or into a tsyringe singleton, and `@Transactional()`
+   * all resolve to it, and what they write is in the handler's savepoint, rolled back with it.
+   *
+   * The context holds a stand-in that forks on first use: a handler that never touches the
+   * database still costs no fork. Only `name` (which MikroORM compares to find its context) and
+   * `_id` are answered without one.
+   */
+  run<T>(fn: () => T): T {
+    return TransactionContext.create(this.standIn(), fn);
+  }
+
+  private standIn(): EntityManager {
+    return new Proxy(this.batchEm, {
+      get: (batchEm, key) => {
+        if (key === 'name' || key === '_id') {
+          return Reflect.get(batchEm, key);
+        }
+        const em = this.get();
+        const value: unknown = Reflect.get(em, key, em);
+        return typeof value === 'function' ? value.bind(em) : value;
+      },
+      set: (_, key, value) => Reflect.set(this.get(), key, value),
+    });
   }
 
   /** The EntityManager the handler asked for, if it did. */

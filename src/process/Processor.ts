@@ -23,11 +23,9 @@ import { RetryPolicy } from './RetryPolicy';
 /** What one batch did. */
 export type BatchResult = Omit<BatchInfo, 'model'>;
 
-/** What the handlers of a batch share: its EntityManager, DI scope and connection. */
+/** What the handlers of a batch share: its EntityManager and connection. */
 interface Batch {
   em: EntityManager;
-  /** Made for the batch's first class handler: function handlers need none. */
-  scope?: DependencyContainer;
   connection: BatchConnection;
   /** Handlers whose new entities wait for the end of the batch (`flush: 'batch'`). */
   deferred: DeferredHandler[];
@@ -70,6 +68,8 @@ export class Processor {
   private readonly table: EventTable;
   private readonly retry: RetryPolicy;
   private finished?: Promise<Transaction>;
+  /** Made for the first class handler: function handlers need none. */
+  private scope?: DependencyContainer;
 
   /**
    * @param abortSignal aborts the batch in flight: its handlers' `ctx.signal` fire and the
@@ -313,16 +313,20 @@ export class Processor {
     let failure: Failure | undefined;
     let inserts: object[] | undefined;
     try {
-      await run.limit(() =>
-        handler.kind === 'function'
-          ? handler.target(event, ctx)
-          : this.handlerScope(batch, handlerEm).resolve(handler.target).handle(event, ctx),
-      );
-      const em = handlerEm.forked;
-      inserts = em && defer ? insertsOnly(em) : undefined;
-      if (em && !inserts) {
-        await em.flush();
-      }
+      await handlerEm.run(async () => {
+        await run.limit(() =>
+          handler.kind === 'function'
+            ? handler.target(event, ctx)
+            : this.handlerScope().resolve(handler.target).handle(event, ctx),
+        );
+        const em = handlerEm.forked;
+        inserts = em && defer ? insertsOnly(em) : undefined;
+        if (em && !inserts) {
+          // In the handler's context too: lifecycle hooks and subscribers that use the global
+          // EntityManager during the flush write in the handler's savepoint.
+          await em.flush();
+        }
+      });
     } catch (error) {
       failure = this.failure(handler, error);
     } finally {
@@ -348,13 +352,17 @@ export class Processor {
   }
 
   /**
-   * The DI scope a class handler is resolved from: a child of the batch's, in which
-   * `EntityManager` is the handler's own (forked only if something injects it).
+   * The DI scope a class handler is resolved from: a child, per call, of a child of the
+   * configured container in which `EntityManager` is the ORM's global one. That one resolves,
+   * through MikroORM's context, to the EntityManager of the handler running at the time (see
+   * HandlerEntityManager.run), so a service that injects it writes in the handler's savepoint,
+   * even a singleton built during an earlier handler, and nothing is forked for a handler whose
+   * services never use it.
    */
-  private handlerScope(batch: Batch, handlerEm: HandlerEntityManager): DependencyContainer {
-    const emClass = batch.em.constructor as typeof EntityManager;
-    batch.scope ??= createScope(this.config.container, emClass, () => batch.em);
-    return createScope(batch.scope, emClass, () => handlerEm.get());
+  private handlerScope(): DependencyContainer {
+    const emClass = this.orm.em.constructor as typeof EntityManager;
+    this.scope ??= createScope(this.config.container, emClass, () => this.orm.em);
+    return this.scope.createChildContainer();
   }
 
   /** A handler's failure, unless the worker was aborted: then the whole batch fails. */

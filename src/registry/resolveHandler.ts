@@ -6,11 +6,11 @@ import type { DependencyContainer } from 'tsyringe';
  * class, the driver's own class `emClass` (e.g. `EntityManager` from `@mikro-orm/postgresql`)
  * and every class between them, so a service injects it by whichever import it uses.
  *
- * The processor makes one for each batch (with the batch's transactional EntityManager) and,
- * inside it, one for each class handler call (with the EntityManager bound to that handler's
- * savepoint), so services injected into a class handler write in the handler's savepoint.
- * `em` is called only when something injects an EntityManager: a handler whose services do not
- * need one costs no fork.
+ * The processor makes one with the ORM's global EntityManager, and resolves each class handler
+ * from a child of it. While a handler runs, MikroORM's context makes the global EntityManager
+ * resolve to the handler's own (see HandlerEntityManager.run), so services injected into a
+ * class handler, singletons too, write in the handler's savepoint. `em` is called only when
+ * something injects an EntityManager.
  * @internal
  */
 export function createScope(
