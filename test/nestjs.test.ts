@@ -67,7 +67,11 @@ describe('a NestJS application', () => {
     symlinkSync(root, join(dir, 'node_modules/mikro-orm-events'), 'dir');
     writeFileSync(
       join(dir, 'package.json'),
-      JSON.stringify({ name: 'articles', private: true, 'mikro-orm': { configPaths: ['./dist/mikro-orm.config.js'] } }),
+      JSON.stringify({
+        name: 'articles',
+        private: true,
+        'mikro-orm': { configPaths: ['./dist/mikro-orm.config.js'] },
+      }),
     );
     writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify(NEST_TS_CONFIG));
     const tsc = spawnSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', 'tsconfig.json'], {
@@ -124,7 +128,10 @@ describe('a NestJS application', () => {
       { timeout: 60_000 },
       async () => {
         const article = await createArticle(app, 'hello');
-        const event = await waitFor(async () => (await eventOf(article))?.processed && eventOf(article), 30_000);
+        const event = await waitFor(
+          async () => (await eventOf(article))?.processed && eventOf(article),
+          30_000,
+        );
         assert.equal(event.error, false, event.errorMessage ?? '');
         assert.deepEqual(event.completedHandlers, ['ArticleHandlers.audited']);
         assert.deepEqual(await auditNotes(article), ['created: hello']);
@@ -135,11 +142,14 @@ describe('a NestJS application', () => {
     );
 
     it(
-      "a provider handler that throws after its service wrote leaves nothing of the write, and the event carries the error",
+      'a provider handler that throws after its service wrote leaves nothing of the write, and the event carries the error',
       { timeout: 60_000 },
       async () => {
         const article = await createArticle(app, 'fail-1');
-        const event = await waitFor(async () => (await eventOf(article))?.processed && eventOf(article), 30_000);
+        const event = await waitFor(
+          async () => (await eventOf(article))?.processed && eventOf(article),
+          30_000,
+        );
         assert.equal(event.error, true);
         assert.match(event.errorMessage ?? '', /refused: fail-1/);
         assert.deepEqual(event.completedHandlers, []);
@@ -168,24 +178,28 @@ describe('a NestJS application', () => {
       },
     );
 
-    it('serves the dashboard under its path to requests its guard lets through', { timeout: 60_000 }, async () => {
-      await request(app.getHttpServer()).get('/admin/events').expect(403);
-      await request(app.getHttpServer()).get('/admin/events').set('x-admin-key', 'wrong').expect(403);
-      const page = await request(app.getHttpServer())
-        .get('/admin/events/events?state=dead')
-        .set('x-admin-key', 'secret-admin-key')
-        .expect(200);
-      assert.match(page.text, /ArticleEvent/);
-      assert.match(page.text, /refused: fail-1/);
-      // Behind Nest's body parsers, its actions are read (and refused: the config makes it read-only).
-      const action = await request(app.getHttpServer())
-        .post('/admin/events/actions')
-        .set('x-admin-key', 'secret-admin-key')
-        .type('form')
-        .send({ action: 'requeue' });
-      assert.notEqual(action.status, 404, action.text);
-      assert.notEqual(action.status, 500, action.text);
-    });
+    it(
+      'serves the dashboard under its path to requests its guard lets through',
+      { timeout: 60_000 },
+      async () => {
+        await request(app.getHttpServer()).get('/admin/events').expect(403);
+        await request(app.getHttpServer()).get('/admin/events').set('x-admin-key', 'wrong').expect(403);
+        const page = await request(app.getHttpServer())
+          .get('/admin/events/events?state=dead')
+          .set('x-admin-key', 'secret-admin-key')
+          .expect(200);
+        assert.match(page.text, /ArticleEvent/);
+        assert.match(page.text, /refused: fail-1/);
+        // Behind Nest's body parsers, its actions are read (and refused: the config makes it read-only).
+        const action = await request(app.getHttpServer())
+          .post('/admin/events/actions')
+          .set('x-admin-key', 'secret-admin-key')
+          .type('form')
+          .send({ action: 'requeue' });
+        assert.notEqual(action.status, 404, action.text);
+        assert.notEqual(action.status, 500, action.text);
+      },
+    );
   });
 
   it(
@@ -216,37 +230,59 @@ describe('a NestJS application', () => {
     return finished(child);
   }
 
-  it('events:process --once runs the provider handler in the application context of events.nestModule', {
-    timeout: 120_000,
-  }, async () => {
-    const em = db.orm.em.fork();
-    em.create(ArticleEvent, { type: 'article.created', parameters: { article: 1001, title: 'from the cli' } });
-    await em.flush();
-    const result = await runBin(['events:process', '--once', '--types', 'article.created']);
-    assert.equal(result.code, 0, result.stdout + result.stderr);
-    assert.match(result.stdout, /^Processed 1 events/);
-    assert.deepEqual(await auditNotes(1001), ['created: from the cli']);
-  });
-
-  it('the CLI stops with one line when events.nestModule names no class of its module', {
-    timeout: 120_000,
-  }, async () => {
-    const result = await runBin(['events:process', '--once', '--config', 'dist/mikro-orm.wrong.config.js']);
-    assert.equal(result.code, 2, result.stdout + result.stderr);
-    const lines = result.stderr.trim().split('\n');
-    assert.equal(lines.length, 1, result.stderr);
-    assert.match(lines[0], /^Error: .*dist\/src\/app\.module\.js exports no class named NoSuchModule \(it exports AppModule\)/);
-  });
+  it(
+    'events:process --once runs the provider handler in the application context of events.nestModule',
+    {
+      timeout: 120_000,
+    },
+    async () => {
+      const em = db.orm.em.fork();
+      em.create(ArticleEvent, {
+        type: 'article.created',
+        parameters: { article: 1001, title: 'from the cli' },
+      });
+      await em.flush();
+      const result = await runBin(['events:process', '--once', '--types', 'article.created']);
+      assert.equal(result.code, 0, result.stdout + result.stderr);
+      assert.match(result.stdout, /^Processed 1 events/);
+      assert.deepEqual(await auditNotes(1001), ['created: from the cli']);
+    },
+  );
 
   it(
-    'a signalled app finishes the batch in flight before it exits',
-    { timeout: 120_000 },
+    'the CLI stops with one line when events.nestModule names no class of its module',
+    {
+      timeout: 120_000,
+    },
     async () => {
-      const release = join(dir, 'release');
-      const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: db.url, RELEASE_FILE: release };
-      delete env.NODE_OPTIONS;
-      const child = spawn(process.execPath, ['dist/src/main.js'], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
-      const exited = finished(child);
+      const result = await runBin(['events:process', '--once', '--config', 'dist/mikro-orm.wrong.config.js']);
+      assert.equal(result.code, 2, result.stdout + result.stderr);
+      const lines = result.stderr.trim().split('\n');
+      assert.equal(lines.length, 1, result.stderr);
+      assert.match(
+        lines[0],
+        /^Error: .*dist\/src\/app\.module\.js exports no class named NoSuchModule \(it exports AppModule\)/,
+      );
+    },
+  );
+
+  it('a signalled app finishes the batch in flight before it exits', { timeout: 120_000 }, async () => {
+    const release = join(dir, 'release');
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      DATABASE_URL: db.url,
+      RELEASE_FILE: release,
+      EVENTS_WORKER: 'on',
+    };
+    delete env.NODE_OPTIONS;
+    const child = spawn(process.execPath, ['dist/src/main.js'], {
+      cwd: dir,
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const exited = finished(child);
+    let article: number;
+    try {
       const url = (await waitForLine(child, /^listening on /)).replace(/^listening on /, '').trim();
       const response = await fetch(`${url}/articles`, {
         method: 'POST',
@@ -254,17 +290,23 @@ describe('a NestJS application', () => {
         body: JSON.stringify({ title: 'slow-1' }),
       });
       assert.equal(response.status, 201);
-      const { id: article } = (await response.json()) as { id: number };
+      ({ id: article } = (await response.json()) as { id: number });
       await waitForLine(child, /^handler waiting: slow-1/);
-      child.kill('SIGTERM');
-      // Only now may the handler end: the app must be waiting for it, not rolling it back.
-      writeFileSync(release, '');
-      const result = await exited;
-      assert.ok(result.signal === 'SIGTERM' || result.code === 0, result.stdout + result.stderr);
-      const event = await eventOf(article);
-      assert.equal(event?.processed, true, result.stdout + result.stderr);
-      assert.equal(event?.error, false, event?.errorMessage ?? '');
-      assert.deepEqual(await auditNotes(article), ['created: slow-1']);
-    },
-  );
+    } catch (error) {
+      child.kill('SIGKILL');
+      throw error;
+    }
+    child.kill('SIGTERM');
+    // Only now may the handler end: the app must be waiting for it, not rolling it back.
+    writeFileSync(release, '');
+    const result = await exited;
+    const output = result.stdout + result.stderr;
+    assert.ok(result.signal === 'SIGTERM' || result.code === 0, output);
+    // Nothing failed on the way out: no batch was begun on an ORM being closed.
+    assert.doesNotMatch(output, /ERROR/, output);
+    const event = await eventOf(article);
+    assert.equal(event?.processed, true, result.stdout + result.stderr);
+    assert.equal(event?.error, false, event?.errorMessage ?? '');
+    assert.deepEqual(await auditNotes(article), ['created: slow-1']);
+  });
 });
