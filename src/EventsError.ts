@@ -12,10 +12,10 @@ export type EventsErrorCode =
   | 'DUPLICATE_HANDLER_NAME'
   | 'DURATION_WITHOUT_UNIT'
   | 'EVENTS_OUTSIDE_TRANSACTION'
+  | 'HANDLERS_NOT_LOADED'
   | 'HANDLER_ENDED'
   | 'HANDLER_MODULE_FAILED'
   | 'HANDLER_MODULE_NOT_FOUND'
-  | 'HANDLERS_NOT_LOADED'
   | 'INVALID_EVENT_TYPE'
   | 'INVALID_HANDLER'
   | 'INVALID_IDEMPOTENCY_KEY'
@@ -27,10 +27,15 @@ export type EventsErrorCode =
   | 'INVALID_RULE'
   | 'INVALID_RUN_AT'
   | 'MISSING_OPTION'
+  | 'NEST_MODULE_FAILED'
+  | 'NEST_MODULE_NOT_FOUND'
+  | 'NEST_MODULE_WITHOUT_ORM'
   | 'NOT_AN_ENTITY'
   | 'NOT_AN_EVENT_MODEL'
+  | 'NOT_A_NEST_MODULE'
   | 'NO_EVENT_MODELS'
   | 'NO_HANDLERS'
+  | 'REQUEST_SCOPED_HANDLER'
   | 'UNCOMPILED_HANDLER_MODULE'
   | 'UNKNOWN_MODEL'
   | 'UNREGISTERED_TYPE'
@@ -253,6 +258,42 @@ export class EventsError extends Error {
     return new EventsError(
       `${operation} needs the handlers, and none are registered in this process: call \`await loadHandlers(orm)\` first, which imports the modules that the events config names`,
       'HANDLERS_NOT_LOADED',
+    );
+  }
+
+  static nestModuleNotFound(path: string, lookedAt: string[]): EventsError {
+    return new EventsError(
+      `The Nest module of events.nestModule was not found: ${path} (looked for ${lookedAt.join(', ')})`,
+      'NEST_MODULE_NOT_FOUND',
+    );
+  }
+
+  static nestModuleFailed(file: string, cause: unknown): EventsError {
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    return new EventsError(`Failed to start the Nest module of ${file}: ${reason}`, 'NEST_MODULE_FAILED', {
+      cause,
+    });
+  }
+
+  static notANestModule(file: string, exportName: string, exported: string[]): EventsError {
+    const names = exported.length > 0 ? exported.join(', ') : 'nothing';
+    return new EventsError(
+      `${file} exports no class named ${exportName} (it exports ${names}): fix events.nestModule's '#ExportName'`,
+      'NOT_A_NEST_MODULE',
+    );
+  }
+
+  static nestModuleWithoutOrm(file: string, exportName: string): EventsError {
+    return new EventsError(
+      `The Nest module ${exportName} of ${file} provides no MikroORM: import MikroOrmModule.forRoot() or forRootAsync() from @mikro-orm/nestjs in it`,
+      'NEST_MODULE_WITHOUT_ORM',
+    );
+  }
+
+  static requestScopedHandler(provider: string): EventsError {
+    return new EventsError(
+      `${provider} has @OnEvent() handlers but is request-scoped (or depends on a request-scoped provider): handler providers must be singletons`,
+      'REQUEST_SCOPED_HANDLER',
     );
   }
 }

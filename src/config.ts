@@ -41,6 +41,15 @@ export interface EventsOptions {
    */
   tsConfig?: string;
   /**
+   * The Nest module of the app, as `'path#ExportName'` (`'src/app.module#AppModule'`), for apps
+   * whose handlers are Nest providers (`@OnEvent()` of `mikro-orm-events/nestjs`). The path is
+   * relative to `baseDir` and names the source, found like `handlers`' modules (its compiled
+   * `.js` when the app runs compiled). The CLI's commands then boot the module's application
+   * context and use its MikroORM, so that provider handlers resolve with Nest's injection.
+   * @default none: the CLI opens the ORM of the config itself
+   */
+  nestModule?: string;
+  /**
    * The tsyringe container that class handlers are resolved from (through a child per batch).
    * @default tsyringe's global `container`
    */
@@ -142,6 +151,7 @@ export interface ResolvedEventsConfig {
   eventApps: string[];
   handlers: string[];
   tsConfig: string;
+  nestModule?: { path: string; exportName: string };
   container: DependencyContainer;
   batchSize: number;
   autoEmit: AutoEmitDefinition[];
@@ -170,6 +180,7 @@ export function resolveEventsConfig(
     eventApps: checkPaths('events.eventApps', options.eventApps),
     handlers: checkPaths('events.handlers', options.handlers),
     tsConfig: checkPath('events.tsConfig', options.tsConfig ?? 'tsconfig.json'),
+    nestModule: options.nestModule === undefined ? undefined : nestModule(options.nestModule),
     container: options.container ?? globalContainer,
     batchSize: positiveInteger('batchSize', options.batchSize ?? 100),
     autoEmit: checkArray('events.autoEmit', options.autoEmit),
@@ -220,6 +231,19 @@ function checkPath(name: string, value: unknown): string {
     throw EventsError.invalidOption(name, value, 'a path');
   }
   return value;
+}
+
+/** `'src/app.module#AppModule'` → its path and the name of its export. */
+function nestModule(value: unknown): { path: string; exportName: string } {
+  const match = typeof value === 'string' ? /^([^#]+)#([A-Za-z_$][\w$]*)$/.exec(value) : null;
+  if (!match) {
+    throw EventsError.invalidOption(
+      'events.nestModule',
+      value,
+      "'path#ExportName', e.g. 'src/app.module#AppModule'",
+    );
+  }
+  return { path: match[1], exportName: match[2] };
 }
 
 /** @internal */

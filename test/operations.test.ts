@@ -74,7 +74,11 @@ describe('events:stats, events:requeue and events:purge', () => {
     assert.equal(model.model, 'TestEvent');
     const effect = model.types.find((type: { type: string }) => type.type === 'effect');
     assert.deepEqual(
-      { ...effect, oldestPendingSeconds: effect.oldestPendingSeconds >= 119 },
+      {
+        ...effect,
+        oldestPendingSeconds: effect.oldestPendingSeconds >= 119,
+        oldestDueSeconds: effect.oldestDueSeconds >= 0,
+      },
       {
         type: 'effect',
         pendingDue: 1,
@@ -83,6 +87,7 @@ describe('events:stats, events:requeue and events:purge', () => {
         dead: 2,
         processed: 2,
         oldestPendingSeconds: true,
+        oldestDueSeconds: true,
         hasHandler: true,
       },
     );

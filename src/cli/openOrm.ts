@@ -16,13 +16,31 @@ export async function withOrm<T>(
   work: (orm: MikroORM) => Promise<T>,
   { waitForDatabase = false }: { waitForDatabase?: boolean } = {},
 ): Promise<T> {
-  const orm = await CLIHelper.getORM(args.contextName, args.config);
+  const app = await openOrm(args);
   try {
-    await reachDatabase(orm, waitForDatabase);
-    return await work(orm);
+    await reachDatabase(app.orm, waitForDatabase);
+    return await work(app.orm);
   } finally {
-    await orm.close(true);
+    await app.close();
   }
+}
+
+/**
+ * The ORM of the config, or, when its `events.nestModule` names the app's Nest module, the ORM
+ * of that module's application context, in which its provider handlers are registered. Nest is
+ * loaded only then: the CLI of an app without Nest never imports it.
+ */
+async function openOrm(args: ConfigArgs): Promise<{ orm: MikroORM; close(): Promise<void> }> {
+  const config = await CLIHelper.getConfiguration(args.contextName, args.config);
+  if (config.get('events')?.nestModule !== undefined) {
+    const { bootNestApplication } = await import('../nestjs/bootNestApplication.js');
+    const app = await bootNestApplication(config);
+    if (app) {
+      return app;
+    }
+  }
+  const orm = await CLIHelper.getORM(args.contextName, args.config);
+  return { orm, close: () => orm.close(true) };
 }
 
 /**

@@ -21,6 +21,11 @@ export interface TypeStats {
   processed: number;
   /** Seconds since the oldest not-processed event was created, or null. */
   oldestPendingSeconds: number | null;
+  /**
+   * Seconds the longest-waiting of the `pendingDue` events has been due (since its `runAt`), or
+   * null: how far processing lags, which events scheduled for later do not make look worse.
+   */
+  oldestDueSeconds: number | null;
   /** Whether a handler is registered for the type; events of a type without one stay pending. */
   hasHandler: boolean;
 }
@@ -61,7 +66,8 @@ export async function countEvents(orm: MikroORM, options: OperationOptions): Pro
     const rows = await rawQuery(
       orm.em.fork(),
       `select ${c('type')} as type,${counts.join('')}` +
-        ` extract(epoch from now() - min(${c('createdAt')}) filter (where not ${c('processed')}))::float8 as oldest` +
+        ` extract(epoch from now() - min(${c('createdAt')}) filter (where not ${c('processed')}))::float8 as oldest,` +
+        ` extract(epoch from now() - min(${c('runAt')}) filter (where ${stateCondition(table, 'pending')}))::float8 as oldest_due` +
         ` from ${table.name} group by ${c('type')} order by ${c('type')}`,
       [],
     );
@@ -73,7 +79,8 @@ export async function countEvents(orm: MikroORM, options: OperationOptions): Pro
       retrying: Number(row.retrying),
       dead: Number(row.dead),
       processed: Number(row.processed),
-      oldestPendingSeconds: row.oldest === null ? null : Math.max(0, Math.round(Number(row.oldest))),
+      oldestPendingSeconds: seconds(row.oldest),
+      oldestDueSeconds: seconds(row.oldest_due),
       hasHandler: handled.has(String(row.type)),
     }));
     result.push({
@@ -86,4 +93,9 @@ export async function countEvents(orm: MikroORM, options: OperationOptions): Pro
     });
   }
   return result;
+}
+
+/** A duration from the database, in whole seconds, or null. */
+function seconds(value: unknown): number | null {
+  return value === null ? null : Math.max(0, Math.round(Number(value)));
 }

@@ -29,6 +29,23 @@ export class HandlerRegistry {
     byType.set(type, [...handlers, handler]);
   }
 
+  /**
+   * Takes a handler off its key: the one registered as `handler` (the same object), if it is
+   * there. For registrations that live as long as something else, such as a Nest application.
+   */
+  remove(model: EventModelClass, type: string, handler: RegisteredHandler): void {
+    const byType = this.byModel.get(model);
+    const remaining = byType?.get(type)?.filter(existing => existing !== handler);
+    if (!byType || !remaining) {
+      return;
+    }
+    if (remaining.length > 0) {
+      byType.set(type, remaining);
+    } else {
+      byType.delete(type);
+    }
+  }
+
   /** The handlers of a key, in registration order. */
   get(model: EventModelClass, type: string): readonly RegisteredHandler[] {
     return this.byModel.get(model)?.get(type) ?? [];

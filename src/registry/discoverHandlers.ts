@@ -65,10 +65,7 @@ export interface HandlerSources {
  */
 export async function discoverHandlers(sources: HandlerSources): Promise<string[]> {
   const logger = sources.logger ?? consoleLogger;
-  const finder = new ModuleFinder(
-    resolvePath(sources.baseDir, sources.tsConfig ?? 'tsconfig.json'),
-    loadedFromTypeScript(sources.models ?? []) ?? canLoadTypeScript(),
-  );
+  const finder = moduleFinder(sources);
   const files: string[] = [];
   for (const app of sources.eventApps) {
     const processors = join(resolvePath(sources.baseDir, app), 'events', 'processors');
@@ -100,6 +97,26 @@ export async function discoverHandlers(sources: HandlerSources): Promise<string[
     }
   }
   return files;
+}
+
+/**
+ * The file to import for one module path of the app, relative to `baseDir` and naming the
+ * source, found as the `handlers` modules are (the source under a TypeScript loader, else the
+ * `.js` tsc wrote for it), and the patterns looked at.
+ * @internal
+ */
+export function findAppModule(
+  sources: Pick<HandlerSources, 'baseDir' | 'tsConfig' | 'models'>,
+  path: string,
+): { file?: string; lookedAt: string[] } {
+  return moduleFinder(sources).find(resolvePath(sources.baseDir, path));
+}
+
+function moduleFinder(sources: Pick<HandlerSources, 'baseDir' | 'tsConfig' | 'models'>): ModuleFinder {
+  return new ModuleFinder(
+    resolvePath(sources.baseDir, sources.tsConfig ?? 'tsconfig.json'),
+    loadedFromTypeScript(sources.models ?? []) ?? canLoadTypeScript(),
+  );
 }
 
 function resolvePath(baseDir: string, path: string): string {

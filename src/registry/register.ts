@@ -57,12 +57,16 @@ export function register<E extends EventModel>(
   };
 }
 
-function addHandler(
+/**
+ * Checks and registers a handler; returns it as the registry keeps it, to take it off later.
+ * @internal
+ */
+export function addHandler(
   model: EventModelClass,
   type: string,
   target: EventHandlerFunction<any> | EventHandlerClass<any>,
   options: RegisterOptions = {},
-): void {
+): RegisteredHandler {
   const modelName = typeof model === 'function' ? model.name : String(model);
   if (typeof target !== 'function') {
     throw EventsError.invalidHandler(modelName, type);
@@ -81,6 +85,7 @@ function addHandler(
     ? { kind: 'class', target, ...settings }
     : { kind: 'function', target: target as EventHandlerFunction<any>, ...settings };
   handlerRegistry.add(model, type, handler);
+  return handler;
 }
 
 function optionalPositiveInteger(name: string, value: unknown): number | undefined {
