@@ -11,8 +11,8 @@ import { EventsExtension, Worker } from 'mikro-orm-events';
 import { Client } from 'pg';
 import { benchDatabase } from './fixtures/benchDatabase';
 import { GRAPHILE_TUNED } from './fixtures/graphileTuned';
-import { BenchEffect, BenchEvent } from './fixtures/BenchEvent';
-import { latencyStarts } from './fixtures/noopHandler';
+import { BenchEffect, BenchEvent, BenchOrder } from './fixtures/BenchEvent';
+import { latencyStarts } from './fixtures/benchHandlers';
 
 const GAP_MS = 20;
 
@@ -20,7 +20,7 @@ const GAP_MS = 20;
 async function ours(url: string, count: number): Promise<number[]> {
   const orm = await MikroORM.init({
     clientUrl: url,
-    entities: [BenchEvent, BenchEffect],
+    entities: [BenchEvent, BenchEffect, BenchOrder],
     extensions: [EventsExtension],
     debug: false,
     events: { logger: { info: () => undefined, warn: () => undefined, error: console.error } },
