@@ -61,7 +61,9 @@ interface Contender {
 async function resetApplicationTables(client: Client, task: string, events: number): Promise<void> {
   await client.query('truncate bench_event, bench_effect, bench_order restart identity');
   if (task === 'mark-paid') {
-    await client.query('insert into bench_order (paid) select false from generate_series(1, $1::int)', [events]);
+    await client.query('insert into bench_order (paid) select false from generate_series(1, $1::int)', [
+      events,
+    ]);
   }
 }
 
@@ -123,7 +125,8 @@ const graphile: Contender = {
     }
     await client.query(`analyze graphile_worker._private_jobs, ${APPLICATION_TABLES}`);
   },
-  run: (url, task, events) => runChild(process.execPath, [__filename, '--graphile', task, String(events)], url),
+  run: (url, task, events) =>
+    runChild(process.execPath, [__filename, '--graphile', task, String(events)], url),
 };
 
 const pgBoss: Contender = {
@@ -299,6 +302,9 @@ async function main(): Promise<void> {
     ),
   }));
 
+  const pgBossNode = selected.some(workload => workload.contenders.includes(pgBoss))
+    ? spawnSync(node22(), ['--version'], { encoding: 'utf8' }).stdout.trim()
+    : undefined;
   const loadAtStart = loadAverage();
   const database = await benchDatabase('mikro_orm_events_bench_throughput', true);
   const client = new Client(database.url);
@@ -325,7 +331,7 @@ async function main(): Promise<void> {
       `${loadAtStart} at the start, ${loadAverage()} at the end`,
   );
   console.log(`  ${GRAPHILE_SETTINGS}`);
-  console.log(`  ${PG_BOSS_SETTINGS}`);
+  console.log(`  ${PG_BOSS_SETTINGS}, on Node.js ${pgBossNode ?? '-'}`);
   const figure = (value: number) => Math.round(value).toLocaleString('en');
   for (const [w, workload] of selected.entries()) {
     console.log(`${workload.label}, ${workload.events.toLocaleString('en')} events per drain`);
