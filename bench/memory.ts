@@ -2,7 +2,7 @@
  * Memory while draining no-op events (default 200,000; `--memory-events 1000000` for the long
  * drain; `--quick` 20,000) with `events:process --once`, with the default settings and with the best throughput settings: the worker's RSS,
  * sampled every 50 ms from /proc, at the start of the drain (its first batch committed), once a
- * tenth of the events is done, at its peak and at its end.
+ * tenth of the events is done, at its peak and at its end (before its last batch committed).
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -100,7 +100,8 @@ async function main(): Promise<void> {
       // Once a tenth of the events is done, V8 has grown its heap to its working size.
       const warm = samples.find(sample => sample.processed >= events / 10)?.rss ?? start;
       const peak = Math.max(...samples.map(sample => sample.rss));
-      const end = samples.at(-1)!.rss;
+      // The last sample before the last batch committed: after it the process shuts down.
+      const end = (samples.filter(sample => sample.processed < events).at(-1) ?? samples.at(-1)!).rss;
       const figures = [start, warm, peak, end].map(value => value.toFixed(0).padStart(6)).join(' ');
       console.log(
         `${label.padEnd(32)} ${figures}   ${(end - start).toFixed(0).padStart(6)}        ${(end - warm).toFixed(0).padStart(6)}`,

@@ -6,7 +6,7 @@
  *
  * Flags, passed to every benchmark: `--rounds N` (throughput and latency, default 3),
  * `--events N` (no-op drains, default 100,000), `--write-events N` (writing drains, default
- * 20,000), `--emit-rounds N` (auto-emission, default 9), `--memory-events N` (default 200,000;
+ * 10,000), `--emit-rounds N` (auto-emission, default 9), `--memory-events N` (default 200,000;
  * 1000000 for the long drain), `--quick` (small versions: a smoke check, not figures).
  */
 import { spawnSync } from 'node:child_process';

@@ -4,7 +4,7 @@
  * figure is the median of its rounds; a ratio is the median of the per-round ratios, with their
  * range. The load average is printed at the start and the end of the run.
  *
- * Workloads (default 100,000 no-op events, `--events N`; 20,000 for the writing ones,
+ * Workloads (default 100,000 no-op events, `--events N`; 10,000 for the writing ones,
  * `--write-events N`):
  * - no-op: the handler does nothing;
  * - insert: the handler inserts one row (ours through `ctx.em`);
@@ -292,7 +292,7 @@ async function main(): Promise<void> {
   const option = (name: string, fallback: number) =>
     args.includes(name) ? Number(args[args.indexOf(name) + 1]) : fallback;
   const events = option('--events', quick ? 10_000 : 100_000);
-  const writeEvents = option('--write-events', quick ? 2_000 : 20_000);
+  const writeEvents = option('--write-events', quick ? 2_000 : 10_000);
   const rounds = option('--rounds', quick ? 1 : 3);
   const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
   const selected = workloads(events, writeEvents).map(workload => ({
@@ -316,8 +316,12 @@ async function main(): Promise<void> {
       for (const [w, workload] of selected.entries()) {
         for (const [c, contender] of workload.contenders.entries()) {
           await contender.setup(client, workload.task, workload.events, database.url);
-          rates[w][c].push(await contender.run(database.url, workload.task, workload.events));
+          const rate = await contender.run(database.url, workload.task, workload.events);
           await checkEffects(client, workload.task, workload.events, contender.label);
+          rates[w][c].push(rate);
+          console.error(
+            `round ${round + 1}/${rounds}, ${workload.task}, ${contender.label}: ${Math.round(rate)}/s`,
+          );
         }
       }
     }
