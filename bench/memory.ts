@@ -1,7 +1,7 @@
 /**
  * Memory while draining no-op events (default 200,000; `--memory-events 1000000` for the long
- * drain; `--quick` 20,000) with `events:process --once`, with the default settings and with the best throughput settings: the worker's RSS,
- * sampled every 50 ms from /proc, at the start of the drain (its first batch committed), once a
+ * drain; `--quick` 20,000) with `events:process --once`, with the default settings and with the
+ * best throughput settings: the worker's RSS, sampled every 50 ms from /proc, at the start of the drain (its first batch committed), once a
  * tenth of the events is done, at its peak and at its end (before its last batch committed).
  */
 import { spawn } from 'node:child_process';
