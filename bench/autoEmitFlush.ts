@@ -1,12 +1,15 @@
 /**
- * The cost of auto-emission on a flush: 2,000 new orders of the example app flushed
+ * The cost of auto-emission on a flush: new orders of the example app flushed, 20, 200 and
+ * 2,000 to a flush (2,000 orders a round at each size: 100 flushes of 20, 10 of 200, 1 of 2,000)
  * - plain: no rules;
  * - rule: one create rule (EventsExtension), as the example app's `order.created`;
  * - by hand: with an event created by hand for each entity;
  * - recipe: the MikroORM docs' recipe (an `onFlush` subscriber that creates the event entity and
  *   calls `uow.computeChangeSet()`), for reference.
- * Variants alternate round by round on the same database; the medians and their ratios to the
- * plain flush are printed. `--rounds N` (default 15), `--quick` (5 rounds of 500 entities).
+ * Only the flushes are timed. Variants alternate round by round on the same database (after one
+ * round that warms every variant up); per size, the median time of a flush and the ratio to the
+ * plain flush (the median of the per-round ratios, with their range) are printed, with the load
+ * average. `--emit-rounds N` (default 9), `--quick` (3 rounds of 200 orders a size).
  */
 import { type EventSubscriber, type FlushEventArgs, ChangeSetType } from '@mikro-orm/core';
 import { MikroORM, type Options } from '@mikro-orm/postgresql';
@@ -16,10 +19,13 @@ import { Order } from '../examples/orders/Order';
 import { OrderEvent } from '../examples/orders/OrderEvent';
 import { OrderEvents } from '../examples/orders/OrderEvents';
 import { OrderNote } from '../examples/orders/OrderNote';
+import { loadAverage } from './fixtures/loadAverage';
+import { median, ratioFigure } from './fixtures/roundFigures';
 
 const quick = process.argv.includes('--quick');
-const ENTITIES = quick ? 500 : 2_000;
-const ROUNDS = quick ? 5 : Number(process.argv[process.argv.indexOf('--rounds') + 1]) || 15;
+const PER_ROUND = quick ? 200 : 2_000;
+const SIZES = [20, 200, 2_000].filter(size => size <= PER_ROUND);
+const ROUNDS = quick ? 3 : Number(process.argv[process.argv.indexOf('--emit-rounds') + 1]) || 9;
 
 /** The docs' recipe: events as entities, added to the flush from onFlush. */
 class RecipeSubscriber implements EventSubscriber {
@@ -56,6 +62,7 @@ const variants: Variant[] = [
 ];
 
 async function main(): Promise<void> {
+  const loadAtStart = loadAverage();
   const server = await startLocalPostgres();
   const url = new URL(server.url);
   url.pathname = '/mikro_orm_events_bench_emit';
@@ -64,27 +71,33 @@ async function main(): Promise<void> {
   await setup.schema.ensureDatabase();
   await setup.schema.refreshDatabase();
   const orms = await Promise.all(variants.map(variant => MikroORM.init({ ...base, ...variant.options })));
-  const timings = variants.map(() => [] as number[]);
+  // timings[size][variant]: the milliseconds of a round's flushes, one figure per round
+  const timings = SIZES.map(() => variants.map(() => [] as number[]));
   try {
     for (let round = 0; round < ROUNDS + 1; round++) {
-      for (const [index, variant] of variants.entries()) {
-        await setup.em.execute('truncate "order", order_event, order_note restart identity');
-        const em = orms[index].em.fork();
-        for (let i = 0; i < ENTITIES; i++) {
-          const order = em.create(Order, { customer: `customer ${i}`, totalCents: i });
-          if (variant.byHand) {
-            em.create(OrderEvent, { type: OrderEvents.CREATED, order });
+      for (const [s, size] of SIZES.entries()) {
+        for (const [index, variant] of variants.entries()) {
+          await setup.em.execute('truncate "order", order_event, order_note restart identity');
+          let elapsed = 0;
+          for (let flush = 0; flush < PER_ROUND / size; flush++) {
+            const em = orms[index].em.fork();
+            for (let i = 0; i < size; i++) {
+              const order = em.create(Order, { customer: `customer ${i}`, totalCents: i });
+              if (variant.byHand) {
+                em.create(OrderEvent, { type: OrderEvents.CREATED, order });
+              }
+            }
+            const started = performance.now();
+            await em.flush();
+            elapsed += performance.now() - started;
           }
-        }
-        const started = performance.now();
-        await em.flush();
-        const elapsed = performance.now() - started;
-        const events = await setup.em.fork().count(OrderEvent, {});
-        if (events !== (variant.name === 'plain' ? 0 : ENTITIES)) {
-          throw new Error(`${variant.name}: ${events} events for ${ENTITIES} entities`);
-        }
-        if (round > 0) {
-          timings[index].push(elapsed); // round 0 warms up every variant
+          const events = await setup.em.fork().count(OrderEvent, {});
+          if (events !== (variant.name === 'plain' ? 0 : PER_ROUND)) {
+            throw new Error(`${variant.name}: ${events} events for ${PER_ROUND} entities`);
+          }
+          if (round > 0) {
+            timings[s][index].push(elapsed); // round 0 warms up every variant
+          }
         }
       }
     }
@@ -92,19 +105,22 @@ async function main(): Promise<void> {
     await Promise.all([...orms, setup].map(orm => orm.close(true)));
     await server.stop();
   }
-  const medians = timings.map(median);
-  console.log(`flush of ${ENTITIES} new entities, median of ${ROUNDS} alternating rounds`);
-  console.log(['variant', 'median ms', 'ratio to plain'].map(cell => cell.padStart(16)).join(''));
-  variants.forEach((variant, index) => {
-    const row = [variant.name, medians[index].toFixed(1), (medians[index] / medians[0]).toFixed(2) + '×'];
-    console.log(row.map(cell => cell.padStart(16)).join(''));
+  console.log(
+    `flushes of new orders, ${PER_ROUND.toLocaleString('en')} a round at each size, medians of ${ROUNDS} ` +
+      `alternating rounds; load average (1, 5, 15 min) ${loadAtStart} at the start, ${loadAverage()} at the end`,
+  );
+  console.log(
+    `  ${'orders a flush'.padEnd(16)}${'variant'.padEnd(10)}${'ms a flush'.padStart(12)}   ratio to plain`,
+  );
+  SIZES.forEach((size, s) => {
+    variants.forEach((variant, index) => {
+      const perFlush = median(timings[s][index]) / (PER_ROUND / size);
+      const ratio = index === 0 ? '' : ratioFigure(timings[s][index], timings[s][0]);
+      console.log(
+        `  ${size.toLocaleString('en').padEnd(16)}${variant.name.padEnd(10)}${perFlush.toFixed(2).padStart(12)}   ${ratio}`,
+      );
+    });
   });
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
 main().catch(error => {

@@ -1,8 +1,10 @@
 /**
- * (e) Latency of an idle worker: events committed one at a time (default 200, `--quick` 50);
- * for each, the time from the commit returning to its handler starting. Median and p95, for us
- * (a Worker woken by LISTEN/NOTIFY) and for graphile-worker (tuned as in the throughput
- * benchmark), each in a fresh process, alternating over the rounds.
+ * Latency of an idle worker: events committed one at a time (default 200 a round, `--quick` 50),
+ * after 20 unmeasured ones that warm both up; for each, the time from the commit returning to
+ * its handler starting. Median and p95, for us (a Worker woken by LISTEN/NOTIFY) and for
+ * graphile-worker (tuned as in the throughput benchmark), each round in a fresh process,
+ * alternating over the rounds (default 3, `--rounds N`): each figure is the median of the rounds'
+ * figures, and the ratio the median of the per-round ratios, with their range.
  */
 import { spawnSync } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -10,17 +12,20 @@ import { MikroORM } from '@mikro-orm/postgresql';
 import { EventsExtension, Worker } from 'mikro-orm-events';
 import { Client } from 'pg';
 import { benchDatabase } from './fixtures/benchDatabase';
-import { GRAPHILE_TUNED } from './fixtures/graphileTuned';
-import { BenchEffect, BenchEvent } from './fixtures/BenchEvent';
-import { latencyStarts } from './fixtures/noopHandler';
+import { GRAPHILE_OPTIONS, GRAPHILE_TUNED } from './fixtures/graphileTuned';
+import { loadAverage } from './fixtures/loadAverage';
+import { median, ratioFigure } from './fixtures/roundFigures';
+import { BenchEffect, BenchEvent, BenchOrder } from './fixtures/BenchEvent';
+import { latencyStarts } from './fixtures/benchHandlers';
 
 const GAP_MS = 20;
+const WARM_UP = 20;
 
 /** In a child: our worker, in this process; events committed through the ORM. */
 async function ours(url: string, count: number): Promise<number[]> {
   const orm = await MikroORM.init({
     clientUrl: url,
-    entities: [BenchEvent, BenchEffect],
+    entities: [BenchEvent, BenchEffect, BenchOrder],
     extensions: [EventsExtension],
     debug: false,
     events: { logger: { info: () => undefined, warn: () => undefined, error: console.error } },
@@ -71,17 +76,21 @@ async function measure(
   commit: (seq: number) => Promise<void>,
 ): Promise<number[]> {
   const latencies: number[] = [];
-  for (let seq = 0; seq < count; seq++) {
+  for (let seq = 0; seq < WARM_UP + count; seq++) {
     await commit(seq);
     const committed = performance.now();
     while (!starts.has(seq)) {
       await sleep(1);
     }
-    latencies.push(starts.get(seq)! - committed);
+    if (seq >= WARM_UP) {
+      latencies.push(starts.get(seq)! - committed);
+    }
     await sleep(GAP_MS);
   }
   return latencies;
 }
+
+const CONTENDERS = ['ours', 'graphile-worker'];
 
 function percentile(values: number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
@@ -99,12 +108,14 @@ async function main(): Promise<void> {
   }
   const quick = args.includes('--quick');
   const count = quick ? 50 : 200;
-  const rounds = quick ? 1 : 2;
+  const rounds = args.includes('--rounds') ? Number(args[args.indexOf('--rounds') + 1]) : quick ? 1 : 3;
+  const loadAtStart = loadAverage();
   const database = await benchDatabase('mikro_orm_events_bench_latency', true);
-  const results: Record<string, number[]> = { ours: [], graphile: [] };
+  // per contender, per round: the median and the p95 of its latencies
+  const figures: Record<string, { median: number[]; p95: number[] }> = {};
   try {
     for (let round = 0; round < rounds; round++) {
-      for (const who of ['ours', 'graphile']) {
+      for (const who of CONTENDERS) {
         const run = spawnSync(
           process.execPath,
           ['--import', 'tsx', __filename, '--child', who, String(count)],
@@ -117,22 +128,30 @@ async function main(): Promise<void> {
         if (run.status !== 0 || !line) {
           throw new Error(`${who} failed: ${run.stdout}${run.stderr}`);
         }
-        results[who].push(...JSON.parse(line));
+        const latencies: number[] = JSON.parse(line);
+        figures[who] ??= { median: [], p95: [] };
+        figures[who].median.push(percentile(latencies, 50));
+        figures[who].p95.push(percentile(latencies, 95));
       }
     }
   } finally {
     await database.close();
   }
-  console.log(`latency from commit to handler start, ${count} events × ${rounds} round(s), idle worker`);
-  for (const who of ['ours', 'graphile']) {
-    const values = results[who];
+  console.log(
+    `latency from commit to handler start, idle worker, ${count} events a round, medians of ${rounds} ` +
+      `alternating round(s); load average (1, 5, 15 min) ${loadAtStart} at the start, ${loadAverage()} at the end`,
+  );
+  console.log(`  ${GRAPHILE_OPTIONS}`);
+  const ms = (values: number[]) => `${median(values).toFixed(2)} ms`;
+  for (const who of CONTENDERS) {
     console.log(
-      `${who.padEnd(10)} median ${percentile(values, 50).toFixed(2)} ms   p95 ${percentile(values, 95).toFixed(2)} ms`,
+      `  ${who.padEnd(18)} median ${ms(figures[who].median)}   p95 ${ms(figures[who].p95)}` +
+        `   (round medians ${figures[who].median.map(value => value.toFixed(2)).join(', ')})`,
     );
   }
-  const ratio = percentile(results.ours, 50) / percentile(results.graphile, 50);
   console.log(
-    `ratio: median ours ÷ graphile-worker ${ratio.toFixed(2)}× (target ≤ 1.0); our p95 ${percentile(results.ours, 95).toFixed(2)} ms (target ≤ 5 ms)`,
+    `  ours ÷ graphile-worker: median ${ratioFigure(figures.ours.median, figures['graphile-worker'].median)},` +
+      ` p95 ${ratioFigure(figures.ours.p95, figures['graphile-worker'].p95)}`,
   );
 }
 

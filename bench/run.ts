@@ -1,15 +1,23 @@
 /**
  * `npm run bench`: every benchmark in one run, on one PostgreSQL (DATABASE_URL, or an embedded
- * one started here, durable like a production server: fsync on). Figures and ratios are printed, never asserted: the machines are shared
- * and noisy, and only ratios from the same run carry over. `--quick` runs small versions.
+ * one started here, durable like a production server: fsync on). Figures and ratios are printed,
+ * never asserted: the machines are shared and noisy, and only ratios from the same run carry
+ * over, so every figure is the median of alternating rounds, printed with the load average.
+ *
+ * Flags, passed to every benchmark: `--rounds N` (throughput and latency, default 3),
+ * `--events N` (no-op drains, default 100,000), `--write-events N` (writing drains, default
+ * 10,000), `--emit-rounds N` (auto-emission, default 9), `--memory-events N` (default 200,000;
+ * 1000000 for the long drain), `--quick` (small versions: a smoke check, not figures).
  */
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { withLocalPostgres } from '../examples/localPostgres';
+import { loadAverage } from './fixtures/loadAverage';
 
 const BENCHMARKS = ['throughput.ts', 'latency.ts', 'autoEmitFlush.ts', 'memory.ts'];
 
 async function main(): Promise<number> {
+  console.log(`load average (1, 5, 15 min) at the start of the run: ${loadAverage()}`);
   return withLocalPostgres(
     server => {
       for (const file of BENCHMARKS) {
@@ -26,6 +34,7 @@ async function main(): Promise<number> {
           return run.status ?? 1;
         }
       }
+      console.log(`\nload average (1, 5, 15 min) at the end of the run: ${loadAverage()}`);
       return 0;
     },
     undefined,

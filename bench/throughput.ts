@@ -1,139 +1,213 @@
 /**
- * Throughput, side by side on one database: each variant drains the same number of events
- * (default 100,000; `--quick` 10,000) in a fresh process, and the variants alternate round by
- * round (default 2 rounds; the best round counts, as the least disturbed by the shared machine).
+ * Throughput, side by side on one database, in alternating rounds (default 3): in each round,
+ * every workload is drained by every contender in turn, each in a fresh process, and each
+ * figure is the median of its rounds; a ratio is the median of the per-round ratios, with their
+ * range. The load average is printed at the start and the end of the run.
  *
- * (a) raw SQL: `SELECT … LIMIT 500 FOR UPDATE SKIP LOCKED`, then `UPDATE … WHERE id = ANY`, on
- *     one connection, on our event table: the ceiling.
- * (b) `events:process --once` with a no-op handler: defaults, and the best settings.
- * (c) the same with a handler that inserts one row through `ctx.em`: defaults, and the best
- *     settings, which add the handler option `flush: 'batch'`.
- * (b) also with 2 worker processes side by side, against 1.
- * (d) graphile-worker 0.17.3, tuned (concurrency 10, localQueue 500, completeJobBatchDelay 0), on
- *     the same two workloads, its handler inserting the same row through its own client.
+ * Workloads (default 100,000 no-op events, `--events N`; 10,000 for the writing ones,
+ * `--write-events N`):
+ * - no-op: the handler does nothing;
+ * - insert: the handler inserts one row (ours through `ctx.em`);
+ * - load and update: the handler loads the event's order and marks it paid (ours through
+ *   `ctx.em`, the way examples/orders' `chargeCard` does).
+ * Contenders:
+ * - ours: `events:process --once`, with the defaults and with the best settings (batches of
+ *   1,000, two loops; the insert adding `flush: 'batch'`);
+ * - graphile-worker and pg-boss 12 (on Node.js 22), tuned for throughput (see
+ *   fixtures/graphileTuned.ts and fixtures/pgBossTuned.ts), their handlers running the same
+ *   statements through their own client (fixtures/peerStatements.ts);
+ * - for the no-op workload, a raw SQL claim loop on our table: the ceiling.
+ * Every queue is filled in its own way, then ANALYZEd with the tables the handlers use, before
+ * the drain starts. A drain is timed from the call that starts the worker to its last event.
  *
- * Run one variant alone: `tsx bench/throughput.ts --variant ours-noop-best --events 10000`.
+ * One contender alone: `tsx bench/throughput.ts --only graphile --rounds 1 --events 10000`.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { Client } from 'pg';
 import { benchDatabase } from './fixtures/benchDatabase';
-import { GRAPHILE_TUNED } from './fixtures/graphileTuned';
+import { GRAPHILE_CHUNK, GRAPHILE_SETTINGS, GRAPHILE_TUNED } from './fixtures/graphileTuned';
+import { loadAverage } from './fixtures/loadAverage';
+import { node22 } from './fixtures/node22';
+import { PEER_STATEMENTS } from './fixtures/peerStatements';
+import { PG_BOSS_SETTINGS } from './fixtures/pgBossTuned';
+import { median, ratioFigure } from './fixtures/roundFigures';
 
 const root = resolve(__dirname, '..');
 const BIN = ['--import', 'tsx', 'dist/cli/bin.js'];
 const CONFIG = ['--config', 'bench/fixtures/bench.config.ts'];
 const DEFAULTS: string[] = [];
 const BEST = ['--batch-size', '1000', '--concurrency', '2'];
+const PEERS = ['graphile', 'pg-boss'] as const;
 
-interface Variant {
+/** A workload: what each event's (or job's) handler does, named after our event type. */
+interface Workload {
+  task: string;
+  label: string;
+  events: number;
+  contenders: Contender[];
+}
+
+interface Contender {
   name: string;
   label: string;
-  /** Fills the queue with `events` items. */
-  setup(client: Client, events: number): Promise<void>;
-  /** Drains it; returns items per second, timed from the start of the drain. */
-  run(url: string, events: number): Promise<number>;
+  /** Fills the queue with `events` items for `task`, the application tables being reset. */
+  setup(client: Client, task: string, events: number, url: string): Promise<void>;
+  /** Drains it; returns items per second. */
+  run(url: string, task: string, events: number): Promise<number>;
+}
+
+/** Empties the tables the handlers use, and gives the load-and-update workload its orders. */
+async function resetApplicationTables(client: Client, task: string, events: number): Promise<void> {
+  await client.query('truncate bench_event, bench_effect, bench_order restart identity');
+  if (task === 'mark-paid') {
+    await client.query('insert into bench_order (paid) select false from generate_series(1, $1::int)', [
+      events,
+    ]);
+  }
+}
+
+const APPLICATION_TABLES = 'bench_order, bench_effect';
+
+/** Our events, of type `type`, each linked to the order of its number. */
+async function fillEvents(client: Client, task: string, events: number, type = task): Promise<void> {
+  await resetApplicationTables(client, task, events);
+  await client.query(
+    `insert into bench_event (type, order_id)
+     select $1, case when $3 then g end from generate_series(1, $2::int) g`,
+    [type, events, task === 'mark-paid'],
+  );
+  await client.query(`analyze bench_event, ${APPLICATION_TABLES}`);
 }
 
 /**
- * `processes` × `events:process --once` side by side; items per second over the longest drain
- * (each process times its own drain, leaving out its start-up).
+ * `events:process --once` on events of type `type` (the workload's own by default), with
+ * `flags`; items per second over its drain (the process times its own drain, leaving out its
+ * start-up).
  */
-const ours = (type: string, flags: string[], processes = 1) => ({
-  setup: (client: Client, events: number) => fillEvents(client, type, events),
-  run: async (url: string, events: number) => {
-    const drains = await Promise.all(Array.from({ length: processes }, () => drainWithCli(url, flags)));
-    const processed = drains.reduce((sum, drain) => sum + drain.processed, 0);
-    if (processed !== events) {
-      throw new Error(`events:process drained ${processed} of ${events} events`);
-    }
-    return events / Math.max(...drains.map(drain => drain.seconds));
-  },
-});
-
-/** Runs `events:process --once` to its end; what it processed, and in how many seconds. */
-async function drainWithCli(url: string, flags: string[]): Promise<{ processed: number; seconds: number }> {
-  const child = spawn(process.execPath, [...BIN, 'events:process', '--once', ...flags, ...CONFIG], {
-    cwd: root,
-    env: { ...process.env, DATABASE_URL: url },
-  });
-  let output = '';
-  child.stdout.on('data', chunk => (output += chunk));
-  child.stderr.on('data', chunk => (output += chunk));
-  const code = await new Promise(resolvePromise => child.once('close', resolvePromise));
-  const match = /Processed (\d+) events .* in ([\d.]+) s/.exec(output);
-  if (code !== 0 || !match) {
-    throw new Error(`events:process failed: ${output}`);
-  }
-  return { processed: Number(match[1]), seconds: Number(match[2]) };
-}
-
-const graphile = (task: string) => ({
-  setup: async (client: Client, events: number) => {
-    await client.query('truncate graphile_worker._private_jobs, bench_effect cascade');
-    await client.query(
-      `select graphile_worker.add_jobs(array(select json_populate_record(null::graphile_worker.job_spec,
-         json_build_object('identifier', $1::text, 'payload', '{}'::json)) from generate_series(1, $2::int)))`,
-      [task, events],
-    );
-  },
-  run: (url: string, events: number) => runChild(url, events, ['--graphile', task]),
-});
-
-const variants: Variant[] = [
-  {
-    name: 'raw-sql',
-    label: '(a) raw SQL claim loop (ceiling)',
-    setup: (client, events) => fillEvents(client, 'noop', events),
-    run: (url, events) => runChild(url, events, ['--raw-sql']),
-  },
-  { name: 'ours-noop-default', label: '(b) ours, no-op, defaults', ...ours('noop', DEFAULTS) },
-  { name: 'ours-noop-best', label: '(b) ours, no-op, batch 1000 × 2 loops', ...ours('noop', BEST) },
-  {
-    name: 'ours-noop-default-2',
-    label: '(b) ours, no-op, defaults, 2 processes',
-    ...ours('noop', DEFAULTS, 2),
-  },
-  {
-    name: 'ours-noop-best-2',
-    label: '(b) ours, no-op, batch 1000 × 2 loops, 2 processes',
-    ...ours('noop', BEST, 2),
-  },
-  { name: 'graphile-noop', label: '(d) graphile-worker, no-op', ...graphile('noop') },
-  { name: 'ours-insert-default', label: '(c) ours, insert, defaults', ...ours('insert', DEFAULTS) },
-  {
-    name: 'ours-insert-best',
-    label: "(c) ours, insert, flush 'batch', batch 1000 × 2 loops",
-    ...ours('insert-batched', BEST),
-  },
-  { name: 'graphile-insert', label: '(d) graphile-worker, insert', ...graphile('insert') },
-];
-
-async function fillEvents(client: Client, type: string, events: number): Promise<void> {
-  await client.query('truncate bench_event, bench_effect restart identity');
-  await client.query(`insert into bench_event (type) select $1 from generate_series(1, $2::int)`, [
-    type,
-    events,
-  ]);
-  await client.query('vacuum analyze bench_event');
-}
-
-/** Runs this file as a child doing one drain (fresh process, as the CLI variants get). */
-function runChild(url: string, events: number, args: string[]): Promise<number> {
-  const run = spawnSync(
-    process.execPath,
-    ['--import', 'tsx', __filename, '--child', String(events), ...args],
-    {
+const ours = (name: string, label: string, flags: string[], type?: string): Contender => ({
+  name,
+  label,
+  setup: (client, task, events) => fillEvents(client, task, events, type),
+  run: async (url, _task, events) => {
+    const child = spawn(process.execPath, [...BIN, 'events:process', '--once', ...flags, ...CONFIG], {
       cwd: root,
       env: { ...process.env, DATABASE_URL: url },
-      encoding: 'utf8',
+    });
+    let output = '';
+    child.stdout.on('data', chunk => (output += chunk));
+    child.stderr.on('data', chunk => (output += chunk));
+    const code = await new Promise(resolvePromise => child.once('close', resolvePromise));
+    const match = /Processed (\d+) events .* in ([\d.]+) s/.exec(output);
+    if (code !== 0 || !match || Number(match[1]) !== events) {
+      throw new Error(`events:process failed or drained another count than ${events}: ${output}`);
+    }
+    return events / Number(match[2]);
+  },
+});
+
+const graphile: Contender = {
+  name: 'graphile',
+  label: 'graphile-worker, tuned',
+  setup: async (client, task, events) => {
+    await resetApplicationTables(client, task, events);
+    await client.query('truncate graphile_worker._private_jobs');
+    for (let first = 1; first <= events; first += GRAPHILE_CHUNK) {
+      const jobs = Array.from({ length: Math.min(GRAPHILE_CHUNK, events - first + 1) }, (_, i) => ({
+        identifier: task,
+        payload: { id: first + i },
+      }));
+      await client.query(
+        `select 1 from graphile_worker.add_jobs(array(
+           select json_populate_recordset(null::graphile_worker.job_spec, $1::json)))`,
+        [JSON.stringify(jobs)],
+      );
+    }
+    await client.query(`analyze graphile_worker._private_jobs, ${APPLICATION_TABLES}`);
+  },
+  run: (url, task, events) =>
+    runChild(process.execPath, [__filename, '--graphile', task, String(events)], url),
+};
+
+const pgBoss: Contender = {
+  name: 'pg-boss',
+  label: 'pg-boss 12, tuned',
+  setup: async (client, task, events, url) => {
+    await resetApplicationTables(client, task, events);
+    await runChild(node22(), [PG_BOSS_SIDE, 'seed', task, String(events)], url);
+    await client.query(`analyze pgboss.job, ${APPLICATION_TABLES}`);
+  },
+  run: (url, task, events) => runChild(node22(), [PG_BOSS_SIDE, 'drain', task, String(events)], url),
+};
+
+const PG_BOSS_SIDE = resolve(__dirname, 'fixtures/pgBossSide.ts');
+
+const rawSql: Contender = {
+  name: 'raw-sql',
+  label: 'raw SQL claim loop on our table (ceiling)',
+  setup: (client, task, events) => fillEvents(client, task, events),
+  run: (url, _task, events) => runChild(process.execPath, [__filename, '--raw-sql', String(events)], url),
+};
+
+function workloads(events: number, writeEvents: number): Workload[] {
+  return [
+    {
+      task: 'noop',
+      label: 'no-op',
+      events,
+      contenders: [
+        rawSql,
+        ours('ours-default', 'ours, defaults', DEFAULTS),
+        ours('ours-best', 'ours, batch 1000 × 2 loops', BEST),
+        graphile,
+        pgBoss,
+      ],
     },
-  );
-  const rate = Number(/RATE (\d+(\.\d+)?)/.exec(run.stdout)?.[1]);
-  if (run.status !== 0 || !rate) {
+    {
+      task: 'insert',
+      label: 'one INSERT per event',
+      events: writeEvents,
+      contenders: [
+        ours('ours-default', 'ours, through ctx.em, defaults', DEFAULTS),
+        ours('ours-best', "ours, flush: 'batch', batch 1000 × 2 loops", BEST, 'insert-batched'),
+        graphile,
+        pgBoss,
+      ],
+    },
+    {
+      task: 'mark-paid',
+      label: 'load the order and mark it paid (SELECT + UPDATE)',
+      events: writeEvents,
+      contenders: [ours('ours-default', 'ours, through ctx.em, defaults', DEFAULTS), graphile, pgBoss],
+    },
+  ];
+}
+
+/** Checks that a drain did its handlers' work: every row inserted, every order paid. */
+async function checkEffects(client: Client, task: string, events: number, who: string): Promise<void> {
+  const query =
+    task === 'insert'
+      ? 'select count(*)::int as n from bench_effect'
+      : task === 'mark-paid'
+        ? 'select count(*)::int as n from bench_order where paid'
+        : undefined;
+  const done = query ? (await client.query(query)).rows[0].n : events;
+  if (done !== events) {
+    throw new Error(`${who} on ${task}: the handlers' work was done for ${done} of ${events} items`);
+  }
+}
+
+/** Runs `args` under `node --import tsx` to its end; the `RATE` it printed. */
+function runChild(node: string, args: string[], url: string): Promise<number> {
+  const run = spawnSync(node, ['--import', 'tsx', ...args], {
+    cwd: root,
+    env: { ...process.env, DATABASE_URL: url },
+    encoding: 'utf8',
+  });
+  if (run.status !== 0) {
     throw new Error(`${args.join(' ')} failed: ${run.stdout}${run.stderr}`);
   }
-  return Promise.resolve(rate);
+  return Promise.resolve(Number(/RATE (\d+(\.\d+)?)/.exec(run.stdout)?.[1] ?? 0));
 }
 
 /** In a child: drain with raw SQL. */
@@ -169,27 +243,31 @@ async function rawSqlDrain(url: string, events: number): Promise<number> {
   return rate;
 }
 
-/** In a child: drain with graphile-worker, tuned as its docs recommend for throughput. */
-async function graphileDrain(url: string, events: number): Promise<number> {
-  const { run } = await import('graphile-worker');
+/** In a child: drain the jobs of `task` with graphile-worker, tuned. */
+async function graphileDrain(url: string, task: string, events: number): Promise<number> {
+  const { run, Logger } = await import('graphile-worker');
   let done = 0;
   let finish!: () => void;
   const finished = new Promise<void>(resolvePromise => (finish = resolvePromise));
-  const count = () => {
-    if (++done === events) {
-      finish();
-    }
-  };
+  const statements = PEER_STATEMENTS[task];
   const started = performance.now();
   const runner = await run({
     connectionString: url,
     ...GRAPHILE_TUNED,
-    logger: quietGraphileLogger(),
+    logger: new Logger(() => () => undefined),
     taskList: {
-      noop: async () => count(),
-      insert: async (_payload, helpers) => {
-        await helpers.query('insert into bench_effect (event_id) values ($1)', [helpers.job.id]);
-        count();
+      [task]: async (payload, helpers) => {
+        const { id } = payload as { id: number };
+        if (statements.length > 0) {
+          await helpers.withPgClient(async client => {
+            for (const statement of statements) {
+              await client.query(statement, [id]);
+            }
+          });
+        }
+        if (++done === events) {
+          finish();
+        }
       },
     },
   });
@@ -199,70 +277,84 @@ async function graphileDrain(url: string, events: number): Promise<number> {
   return rate;
 }
 
-function quietGraphileLogger() {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { Logger } = require('graphile-worker');
-  return new Logger(() => () => undefined);
-}
-
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const url = process.env.DATABASE_URL!;
-  if (args[0] === '--child') {
-    const events = Number(args[1]);
-    const rate = args[2] === '--raw-sql' ? await rawSqlDrain(url, events) : await graphileDrain(url, events);
-    console.log(`RATE ${rate}`);
+  if (args[0] === '--raw-sql') {
+    console.log(`RATE ${await rawSqlDrain(url, Number(args[1]))}`);
+    return;
+  }
+  if (args[0] === '--graphile') {
+    console.log(`RATE ${await graphileDrain(url, args[1], Number(args[2]))}`);
     return;
   }
   const quick = args.includes('--quick');
   const option = (name: string, fallback: number) =>
     args.includes(name) ? Number(args[args.indexOf(name) + 1]) : fallback;
   const events = option('--events', quick ? 10_000 : 100_000);
-  const rounds = option('--rounds', quick ? 1 : 2);
-  const only = args.includes('--variant') ? args[args.indexOf('--variant') + 1] : undefined;
-  const selected = variants.filter(variant => !only || variant.name === only);
+  const writeEvents = option('--write-events', quick ? 2_000 : 10_000);
+  const rounds = option('--rounds', quick ? 1 : 3);
+  const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
+  const selected = workloads(events, writeEvents).map(workload => ({
+    ...workload,
+    contenders: workload.contenders.filter(
+      contender => !only || contender.name === only || contender.name.startsWith(`${only}-`),
+    ),
+  }));
 
+  const pgBossNode = selected.some(workload => workload.contenders.includes(pgBoss))
+    ? spawnSync(node22(), ['--version'], { encoding: 'utf8' }).stdout.trim()
+    : undefined;
+  const loadAtStart = loadAverage();
   const database = await benchDatabase('mikro_orm_events_bench_throughput', true);
   const client = new Client(database.url);
   await client.connect();
-  const best = new Map<string, number>();
+  // rates[workload][contender]: one figure per round
+  const rates = selected.map(workload => workload.contenders.map(() => [] as number[]));
   try {
     for (let round = 0; round < rounds; round++) {
-      for (const variant of selected) {
-        await variant.setup(client, events);
-        const rate = await variant.run(database.url, events);
-        best.set(variant.name, Math.max(best.get(variant.name) ?? 0, rate));
+      for (const [w, workload] of selected.entries()) {
+        for (const [c, contender] of workload.contenders.entries()) {
+          await contender.setup(client, workload.task, workload.events, database.url);
+          const rate = await contender.run(database.url, workload.task, workload.events);
+          await checkEffects(client, workload.task, workload.events, contender.label);
+          rates[w][c].push(rate);
+          console.error(
+            `round ${round + 1}/${rounds}, ${workload.task}, ${contender.label}: ${Math.round(rate)}/s`,
+          );
+        }
       }
     }
   } finally {
     await client.end();
     await database.close();
   }
-  const ratio = (a: string, b: string) =>
-    best.has(a) && best.has(b) ? (best.get(a)! / best.get(b)!).toFixed(2) + '×' : '-';
-  console.log(`throughput: ${events} events per drain, best of ${rounds} alternating round(s)`);
-  for (const variant of selected) {
+
+  console.log(
+    `throughput: medians of ${rounds} alternating round(s); load average (1, 5, 15 min) ` +
+      `${loadAtStart} at the start, ${loadAverage()} at the end`,
+  );
+  console.log(`  ${GRAPHILE_SETTINGS}`);
+  console.log(`  ${PG_BOSS_SETTINGS}, on Node.js ${pgBossNode ?? '-'}`);
+  const figure = (value: number) => Math.round(value).toLocaleString('en');
+  for (const [w, workload] of selected.entries()) {
+    console.log(`${workload.label}, ${workload.events.toLocaleString('en')} events per drain`);
     console.log(
-      `${variant.label.padEnd(56)}${String(Math.round(best.get(variant.name)!)).padStart(9)} events/s`,
+      `  ${''.padEnd(44)}${'events/s'.padStart(9)}   ${'÷ graphile-worker'.padEnd(20)}${'÷ pg-boss'.padEnd(20)}rounds`,
     );
+    workload.contenders.forEach((contender, c) => {
+      const ratios = contender.name.startsWith('ours')
+        ? PEERS.map(peer => {
+            const p = workload.contenders.findIndex(other => other.name === peer);
+            return (p < 0 ? '-' : ratioFigure(rates[w][c], rates[w][p])).padEnd(20);
+          }).join('')
+        : ''.padEnd(40);
+      console.log(
+        `  ${contender.label.padEnd(44)}${figure(median(rates[w][c])).padStart(9)}   ${ratios}` +
+          rates[w][c].map(figure).join(', '),
+      );
+    });
   }
-  console.log('ratios:');
-  console.log(
-    `  (b) ours no-op best ÷ graphile-worker no-op      ${ratio('ours-noop-best', 'graphile-noop')}  (target ≥ 1.0)`,
-  );
-  console.log(
-    `  (b) ours no-op defaults ÷ graphile-worker no-op  ${ratio('ours-noop-default', 'graphile-noop')}`,
-  );
-  console.log(
-    `  (c) ours insert best ÷ graphile-worker insert    ${ratio('ours-insert-best', 'graphile-insert')}  (target ≥ 1.5)`,
-  );
-  console.log(`  (b) ours no-op best ÷ raw SQL ceiling            ${ratio('ours-noop-best', 'raw-sql')}`);
-  console.log(
-    `  2 processes ÷ 1 process, no-op defaults         ${ratio('ours-noop-default-2', 'ours-noop-default')}  (target ≥ 1.3)`,
-  );
-  console.log(
-    `  2 processes ÷ 1 process, no-op best             ${ratio('ours-noop-best-2', 'ours-noop-best')}`,
-  );
 }
 
 main().catch(error => {
