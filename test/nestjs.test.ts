@@ -282,6 +282,7 @@ describe('a NestJS application', () => {
     });
     const exited = finished(child);
     let article: number;
+    let later: number;
     try {
       const url = (await waitForLine(child, /^listening on /)).replace(/^listening on /, '').trim();
       const response = await fetch(`${url}/articles`, {
@@ -292,11 +293,20 @@ describe('a NestJS application', () => {
       assert.equal(response.status, 201);
       ({ id: article } = (await response.json()) as { id: number });
       await waitForLine(child, /^handler waiting: slow-1/);
+      // Due while the first batch is in flight: a worker that was not stopped would claim it next.
+      const next = await fetch(`${url}/articles`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ title: 'after-1' }),
+      });
+      assert.equal(next.status, 201);
+      ({ id: later } = (await next.json()) as { id: number });
+      child.kill('SIGTERM');
+      await waitForLine(child, /stopping: no new batches; the batches in flight finish first/);
     } catch (error) {
       child.kill('SIGKILL');
       throw error;
     }
-    child.kill('SIGTERM');
     // Only now may the handler end: the app must be waiting for it, not rolling it back.
     writeFileSync(release, '');
     const result = await exited;
@@ -308,5 +318,9 @@ describe('a NestJS application', () => {
     assert.equal(event?.processed, true, result.stdout + result.stderr);
     assert.equal(event?.error, false, event?.errorMessage ?? '');
     assert.deepEqual(await auditNotes(article), ['created: slow-1']);
+    // The worker stopped claiming: the event that came due during the shutdown is left for later.
+    assert.match(output, /stopped: 1 processed, 0 to retry, 0 dead in 1 batches/);
+    assert.equal((await eventOf(later))?.processed, false);
+    assert.deepEqual(await auditNotes(later), []);
   });
 });

@@ -6,6 +6,7 @@ import {
   type OnApplicationBootstrap,
   type OnModuleDestroy,
 } from '@nestjs/common';
+import type { EventsLogger } from '../EventsLogger';
 import { Worker } from '../process/Worker';
 import { cliRunsWorkers } from './bootNestApplication';
 import { EVENTS_MODULE_OPTIONS, type EventsModuleOptions } from './EventsModuleOptions';
@@ -21,6 +22,7 @@ import { nestLogger } from './nestLogger';
 @Injectable()
 export class EventsWorker implements OnApplicationBootstrap, OnModuleDestroy {
   private worker?: Worker;
+  private logger?: EventsLogger;
   private ended = false;
 
   constructor(
@@ -52,6 +54,7 @@ export class EventsWorker implements OnApplicationBootstrap, OnModuleDestroy {
     const worker = new Worker(this.orm, { ...options, logger, once: false });
     await worker.start();
     this.worker = worker;
+    this.logger = logger;
     worker.done.then(
       () => (this.ended = true),
       error => {
@@ -63,8 +66,17 @@ export class EventsWorker implements OnApplicationBootstrap, OnModuleDestroy {
     );
   }
 
-  /** Stops claiming and waits for the batches in flight to commit. */
+  /** Stops claiming and waits for the batches in flight to commit, saying so in the log. */
   async onModuleDestroy(): Promise<void> {
-    await this.worker?.stop().catch(() => undefined);
+    if (!this.running) {
+      return;
+    }
+    this.logger!.info('stopping: no new batches; the batches in flight finish first');
+    const totals = await this.worker!.stop().catch(() => undefined);
+    if (totals) {
+      this.logger!.info(
+        `stopped: ${totals.processed} processed, ${totals.retried} to retry, ${totals.dead} dead in ${totals.batches} batches`,
+      );
+    }
   }
 }
