@@ -255,7 +255,9 @@ function checkListen(value: unknown): string | false | undefined {
   } catch {
     url = undefined;
   }
-  if (!url || (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') || !url.hostname) {
+  const scheme = url?.protocol === 'postgres:' || url?.protocol === 'postgresql:';
+  // The host is the URL's, or a `host` parameter's (a Unix socket directory).
+  if (!url || !scheme || !(url.hostname || url.searchParams.get('host'))) {
     if (url?.password) {
       url.password = '***';
     }

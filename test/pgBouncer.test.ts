@@ -200,11 +200,10 @@ describe(
       const worker = new Worker(orm, { pollInterval: 2 ** 31 - 1 });
       await worker.start();
       try {
-        await worker.idle();
-        assert.match(
-          lines.join('\n'),
-          /worker started: .*listening on \w+ on the connection of the listen URL/,
-        );
+        let idle = false;
+        void worker.idle().then(() => (idle = true));
+        await waitFor(() => idle, 60_000, 'the worker to wait for work');
+        assert.match(lines.join('\n'), /worker started: .*listening on \w+ at [\w.:]+ \(the listen URL\)/);
         const em = orm.em.fork();
         em.create(TestEvent, { type: 'effect' });
         await em.flush();

@@ -152,7 +152,7 @@ export class Worker {
       const wakeUps =
         listen === false
           ? `polling every ${pollInterval} ms, without LISTEN (listen: false)`
-          : `listening on ${EVENTS_CHANNEL}` + (listen ? ` on the connection of the listen URL` : '');
+          : `listening on ${EVENTS_CHANNEL}` + (listen ? ` at ${listenHost(listen)} (the listen URL)` : '');
       this.config.logger.info(
         `worker started: ${this.config.concurrency} batch loop(s) on ${models}, ${wakeUps}` +
           (await this.unhandledTypes()),
@@ -384,4 +384,10 @@ export class Worker {
   private processor(meta: EntityMetadata<EventModel>): Processor {
     return new Processor(this.orm, meta, this.config, this.aborting.signal, this.options.maxAttempts);
   }
+}
+
+/** The server of a `listen` URL, for the start line: its host and port, or its socket directory. */
+function listenHost(listen: string): string {
+  const url = new URL(listen);
+  return url.host || (url.searchParams.get('host') ?? '');
 }
