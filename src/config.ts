@@ -87,6 +87,23 @@ export interface EventsOptions {
    * @default 1000
    */
   pollInterval?: number;
+  /**
+   * Whether the statements that claim events and write their outcome run as named prepared
+   * statements, parsed and planned once per connection. Set it to `false` behind a pooler that
+   * hands each transaction a different server connection (PgBouncer in transaction mode, before
+   * its 1.21 `max_prepared_statements`): they then run unnamed (see "PgBouncer" in the README).
+   * @default true
+   */
+  preparedStatements?: boolean;
+  /**
+   * Where a worker LISTENs for notifications, on a connection of its own: by default the ORM's
+   * own connection settings; a connection URL (`postgres://user:password@host:5432/app`) that
+   * reaches PostgreSQL directly, when the ORM's connection goes through PgBouncer in transaction
+   * mode, where LISTEN does not work; or `false` to poll only, every `pollInterval`. The URL
+   * alone makes the connection: give it the credentials and `sslmode` it needs.
+   * @default the ORM's connection
+   */
+  listen?: string | false;
   /** Callbacks after commit: processed, failed (to retry), dead, and per batch. */
   hooks?: EventsHooks;
   /**
@@ -159,6 +176,9 @@ export interface ResolvedEventsConfig {
   handlerTimeout?: number;
   concurrency: number;
   pollInterval: number;
+  preparedStatements: boolean;
+  /** `undefined`: the ORM's own connection settings. */
+  listen?: string | false;
   hooks: EventsHooks;
   logger: EventsLogger;
   heartbeatInterval: number;
@@ -195,6 +215,8 @@ export function resolveEventsConfig(
         : timerDuration('handlerTimeout', options.handlerTimeout),
     concurrency: positiveInteger('concurrency', options.concurrency ?? 1),
     pollInterval: timerDuration('pollInterval', options.pollInterval ?? 1000),
+    preparedStatements: checkBoolean('preparedStatements', options.preparedStatements ?? true),
+    listen: checkListen(options.listen),
     hooks: options.hooks ?? {},
     logger: options.logger ?? consoleLogger,
     heartbeatInterval: positiveInteger('heartbeatInterval', options.heartbeatInterval ?? 5000),
@@ -224,6 +246,39 @@ function checkPaths(name: string, value: unknown): string[] {
     throw EventsError.invalidOption(name, value, 'an array of paths');
   }
   return value;
+}
+
+function checkBoolean(name: string, value: unknown): boolean {
+  if (typeof value !== 'boolean') {
+    throw EventsError.invalidOption(name, value, 'true or false');
+  }
+  return value;
+}
+
+/** A connection URL, or `false`; a password in a refused URL is not repeated in the message. */
+function checkListen(value: unknown): string | false | undefined {
+  if (value === undefined || value === false) {
+    return value;
+  }
+  let url: URL | undefined;
+  try {
+    url = typeof value === 'string' ? new URL(value) : undefined;
+  } catch {
+    url = undefined;
+  }
+  const scheme = url?.protocol === 'postgres:' || url?.protocol === 'postgresql:';
+  // The host is the URL's, or a `host` parameter's (a Unix socket directory).
+  if (!url || !scheme || !(url.hostname || url.searchParams.get('host'))) {
+    if (url?.password) {
+      url.password = '***';
+    }
+    throw EventsError.invalidOption(
+      'listen',
+      url ? url.toString() : value,
+      'a connection URL such as postgres://user:password@host:5432/database, or false to poll only',
+    );
+  }
+  return value as string;
 }
 
 function checkPath(name: string, value: unknown): string {

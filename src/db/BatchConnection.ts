@@ -50,6 +50,7 @@ export class BatchConnection {
   private constructor(
     private readonly em: EntityManager,
     private readonly connection: PgConnection,
+    private readonly named: boolean,
   ) {
     this.original = connection.query;
     // An own property over pg's prototype method; `detach()` deletes it.
@@ -65,12 +66,15 @@ export class BatchConnection {
     };
   }
 
-  /** Takes over the connection of `em`'s transaction until `detach()`. */
-  static async of(em: EntityManager): Promise<BatchConnection> {
+  /**
+   * Takes over the connection of `em`'s transaction until `detach()`. With `named: false` (the
+   * `preparedStatements: false` option), `prepared()` runs its statements unnamed.
+   */
+  static async of(em: EntityManager, { named = true }: { named?: boolean } = {}): Promise<BatchConnection> {
     const trx = em.getTransactionContext<
       Transaction & { client: { acquireConnection(): Promise<PgConnection> } }
     >();
-    return new BatchConnection(em, await trx!.client.acquireConnection());
+    return new BatchConnection(em, await trx!.client.acquireConnection(), named);
   }
 
   /** Gives the connection back as it was, before it returns to the pool. */
@@ -83,6 +87,10 @@ export class BatchConnection {
    * parses and plans it once per connection rather than once per batch ($1, $2… placeholders).
    * If the config's `onQuery` changes the SQL, the changed SQL runs unnamed: a text that may
    * differ each time must not pile up prepared statements on the connection.
+   *
+   * Unnamed, as with `preparedStatements: false`, it is parsed each time, in the same round trip:
+   * a named statement lives in the server session, which PgBouncer in transaction mode does not
+   * keep for a client from one transaction to the next.
    */
   prepared(text: string, values: unknown[]): Promise<Rows> {
     return sendQuery(
@@ -92,7 +100,7 @@ export class BatchConnection {
       async sql => {
         const result = (await this.original.call(
           this.connection,
-          sql === text ? { name: statementName(text), text, values } : { text: sql, values },
+          this.named && sql === text ? { name: statementName(text), text, values } : { text: sql, values },
         )) as { rows: Rows };
         return result.rows;
       },

@@ -29,7 +29,10 @@ export interface ListenConnection {
  * worker runs, so it cannot be a pooled one, and MikroORM opens no other. The connection is
  * made with the driver's own client class (knex's `client.driver.Client`, the pg module MikroORM
  * loaded) and the settings knex resolved from the ORM config (`client.connectionSettings`: host,
- * credentials, SSL, `driverOptions`), so that it reaches the same server the same way.
+ * credentials, SSL, `driverOptions`), so that it reaches the same server the same way; or, with
+ * `url` (the `listen` option), from that URL alone: a direct connection to PostgreSQL when the
+ * ORM's connection goes through PgBouncer in transaction mode, which would hand the LISTEN to a
+ * server connection that the next transaction of another client gets.
  * @internal
  */
 export async function openListenConnection(
@@ -37,13 +40,13 @@ export async function openListenConnection(
   channel: string,
   onNotify: () => void,
   onLost: () => void,
+  url?: string,
 ): Promise<ListenConnection> {
   const knex = (orm.em.getConnection() as unknown as { getKnex(): any }).getKnex();
   const settings = knex.client.connectionSettings;
   const client: PgClient = new knex.client.driver.Client({
-    ...settings,
     // MikroORM keeps the password out of enumeration (and so out of logs): copy it by name.
-    password: settings.password,
+    ...(url === undefined ? { ...settings, password: settings.password } : { connectionString: url }),
     application_name: LISTENER_APPLICATION_NAME,
   });
   /** Connected and listening: from then on, a drop is reported. */

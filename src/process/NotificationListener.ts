@@ -22,6 +22,8 @@ export class NotificationListener {
     private readonly orm: MikroORM,
     private readonly onNotify: () => void,
     private readonly logger: EventsLogger,
+    /** The `listen` URL; by default, the ORM's own connection settings. */
+    private readonly url?: string,
   ) {}
 
   async start(): Promise<void> {
@@ -42,6 +44,7 @@ export class NotificationListener {
       EVENTS_CHANNEL,
       () => this.onNotify(),
       () => this.dropped(connection),
+      this.url,
     );
     if (this.stopped) {
       await connection.close();

@@ -209,7 +209,7 @@ export class Processor {
     limit: number,
     ids?: readonly string[],
   ): Promise<{ em: EntityManager; connection: BatchConnection; events: EventModel[] }> {
-    const connection = await BatchConnection.of(em);
+    const connection = await BatchConnection.of(em, { named: this.config.preparedStatements });
     try {
       return { em, connection, events: await claimEvents(em, connection, this.table, types, limit, ids) };
     } catch (error) {

@@ -27,7 +27,7 @@ import { announcedModel, WorkerAnnouncement } from './WorkerAnnouncement';
 /** Options of a worker; each falls back to the `events` options of the ORM config. */
 export interface WorkerOptions extends Pick<
   EventsOptions,
-  'batchSize' | 'container' | 'logger' | 'hooks' | 'concurrency' | 'pollInterval'
+  'batchSize' | 'container' | 'logger' | 'hooks' | 'concurrency' | 'pollInterval' | 'listen'
 > {
   /** Only these event types (each must have a handler). Default: every type with a handler. */
   types?: string[];
@@ -104,6 +104,7 @@ export class Worker {
       hooks: options.hooks,
       concurrency: options.concurrency,
       pollInterval: options.pollInterval,
+      listen: options.listen,
     });
     this.remaining = options.limit === undefined ? Infinity : positiveInteger('limit', options.limit);
     if (options.maxAttempts !== undefined) {
@@ -134,14 +135,26 @@ export class Worker {
     );
     await this.announcement.start(!this.once);
     if (!this.once) {
-      this.listener = new NotificationListener(this.orm, () => this.wakeUp.notify(), this.config.logger);
-      await this.listener.start().catch(async error => {
-        await this.announcement?.stop();
-        throw error;
-      });
+      const { listen, pollInterval } = this.config;
+      if (listen !== false) {
+        this.listener = new NotificationListener(
+          this.orm,
+          () => this.wakeUp.notify(),
+          this.config.logger,
+          listen,
+        );
+        await this.listener.start().catch(async error => {
+          await this.announcement?.stop();
+          throw error;
+        });
+      }
       const models = targets.map(target => target.processor.meta.className).join(', ');
+      const wakeUps =
+        listen === false
+          ? `polling every ${pollInterval} ms, without LISTEN (listen: false)`
+          : `listening on ${EVENTS_CHANNEL}` + (listen ? ` at ${listenHost(listen)} (the listen URL)` : '');
       this.config.logger.info(
-        `worker started: ${this.config.concurrency} batch loop(s) on ${models}, listening on ${EVENTS_CHANNEL}` +
+        `worker started: ${this.config.concurrency} batch loop(s) on ${models}, ${wakeUps}` +
           (await this.unhandledTypes()),
       );
     }
@@ -371,4 +384,10 @@ export class Worker {
   private processor(meta: EntityMetadata<EventModel>): Processor {
     return new Processor(this.orm, meta, this.config, this.aborting.signal, this.options.maxAttempts);
   }
+}
+
+/** The server of a `listen` URL, for the start line: its host and port, or its socket directory. */
+function listenHost(listen: string): string {
+  const url = new URL(listen);
+  return url.host || (url.searchParams.get('host') ?? '');
 }

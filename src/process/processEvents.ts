@@ -1,8 +1,8 @@
 import type { MikroORM } from '@mikro-orm/core';
 import { type ProcessEventsResult, Worker, type WorkerOptions } from './Worker';
 
-/** Options of `processEvents()`: a worker's, without `once`. */
-export type ProcessEventsOptions = Omit<WorkerOptions, 'once'>;
+/** Options of `processEvents()`: a worker's, without `once`, nor `listen`, since it does not wait. */
+export type ProcessEventsOptions = Omit<WorkerOptions, 'once' | 'listen'>;
 
 /**
  * Processes due events until none are left (the seed's `process_events`), batch by batch, and

@@ -1,10 +1,13 @@
 import { basename } from 'node:path';
 import type { EntityClass } from '@mikro-orm/core';
 import { MikroORM, type Options } from '@mikro-orm/postgresql';
+import { PGBOUNCER_URL, pgBouncerOptions, withDatabase } from './pgBouncerOptions';
 
 /**
  * A database of its own for one test file, so files run in parallel without touching each
- * other's rows. The server comes from DATABASE_URL, which `npm test` always sets.
+ * other's rows. The server comes from DATABASE_URL, which `npm test` always sets. With
+ * TEST_PGBOUNCER_URL too (see pgBouncer.test.ts), the file's connections go through that
+ * PgBouncer, with the events options it needs.
  */
 export interface TestDatabase {
   /** The connection URL of this file's database, for child processes. */
@@ -25,9 +28,15 @@ export async function createTestDatabase(
     throw new Error('DATABASE_URL is not set: run the tests with `npm test`');
   }
   const name = `moe_${basename(testFile).replace(/\W+/g, '_')}_${process.pid}`.toLowerCase();
-  const url = new URL(server);
-  url.pathname = `/${name}`;
-  const orm = await MikroORM.init({ clientUrl: url.toString(), entities, debug: false, ...options });
+  const bouncer = process.env[PGBOUNCER_URL];
+  const url = withDatabase(bouncer ?? server, name);
+  const orm = await MikroORM.init({
+    clientUrl: url,
+    entities,
+    debug: false,
+    ...options,
+    events: { ...options.events, ...pgBouncerOptions(url) },
+  });
   await orm.schema.ensureDatabase();
   if (createSchema) {
     await orm.schema.refreshDatabase();
@@ -35,7 +44,7 @@ export async function createTestDatabase(
     await orm.schema.dropSchema({ dropMigrationsTable: true });
   }
   return {
-    url: url.toString(),
+    url,
     orm,
     close: async () => {
       await orm.close(true);
