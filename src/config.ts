@@ -120,18 +120,13 @@ export interface RetryOptions {
   maxDelay?: number;
 }
 
-// The augmented interface must repeat MikroORM's type parameters, though it does not use them.
-/* eslint-disable @typescript-eslint/no-unused-vars */
+// ConnectionOptions, which MikroORM's options extend on 6 and on 7 (7 has no MikroORMOptions).
 declare module '@mikro-orm/core' {
-  interface MikroORMOptions<
-    D extends IDatabaseDriver = IDatabaseDriver,
-    EM extends EntityManager = EntityManager,
-  > {
+  interface ConnectionOptions {
     /** Options of mikro-orm-events. */
     events?: EventsOptions;
   }
 }
-/* eslint-enable @typescript-eslint/no-unused-vars */
 
 /**
  * Options with defaults applied and values checked, computed once and passed down.

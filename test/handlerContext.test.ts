@@ -15,6 +15,7 @@ import { injectable } from 'tsyringe';
 import { Effect, TestEvent, testEntities } from './fixtures/entities';
 import { silent } from './support/silentLogger';
 import { createTestDatabase, type TestDatabase } from './support/testDatabase';
+import { clearDatabase } from './support/schema';
 
 /** Every handler gets `ctx`, whatever its arity; its EntityManager is made only when used. */
 describe('the handler context', () => {
@@ -40,7 +41,7 @@ describe('the handler context', () => {
   });
   beforeEach(async () => {
     handlerRegistry.clear();
-    await db.orm.schema.clearDatabase();
+    await clearDatabase(db.orm);
     sent.length = 0;
   });
 

@@ -12,6 +12,7 @@ import {
 import { Effect, TestEvent, testEntities } from './fixtures/entities';
 import { silent } from './support/silentLogger';
 import { createTestDatabase, type TestDatabase } from './support/testDatabase';
+import { clearDatabase } from './support/schema';
 
 describe('retries, scheduling, timeouts and hooks', () => {
   let db: TestDatabase;
@@ -24,7 +25,7 @@ describe('retries, scheduling, timeouts and hooks', () => {
   after(() => db?.close());
   beforeEach(async () => {
     handlerRegistry.clear();
-    await db.orm.schema.clearDatabase();
+    await clearDatabase(db.orm);
   });
 
   async function addEvent(type: string, data: Partial<TestEvent> = {}): Promise<TestEvent> {

@@ -1,5 +1,6 @@
 import type { MikroORM } from '@mikro-orm/core';
 import { logQuery } from './sendQuery';
+import { knexOf } from './sqlDriver';
 
 interface PgClient {
   connect(): Promise<void>;
@@ -29,7 +30,9 @@ export interface ListenConnection {
  * worker runs, so it cannot be a pooled one, and MikroORM opens no other. The connection is
  * made with the driver's own client class (knex's `client.driver.Client`, the pg module MikroORM
  * loaded) and the settings knex resolved from the ORM config (`client.connectionSettings`: host,
- * credentials, SSL, `driverOptions`), so that it reaches the same server the same way.
+ * credentials, SSL, `driverOptions`), so that it reaches the same server the same way. On
+ * MikroORM 7 (kysely), the same are the pg `Pool` behind kysely (the connection's public
+ * `getNativeClient()`): its `Client` class and its `options`.
  * @internal
  */
 export async function openListenConnection(
@@ -38,9 +41,8 @@ export async function openListenConnection(
   onNotify: () => void,
   onLost: () => void,
 ): Promise<ListenConnection> {
-  const knex = (orm.em.getConnection() as unknown as { getKnex(): any }).getKnex();
-  const settings = knex.client.connectionSettings;
-  const client: PgClient = new knex.client.driver.Client({
+  const { settings, Client } = await driverClient(orm);
+  const client: PgClient = new Client({
     ...settings,
     // MikroORM keeps the password out of enumeration (and so out of logs): copy it by name.
     password: settings.password,
@@ -81,4 +83,16 @@ export async function openListenConnection(
     throw orm.em.getDriver().convertException(error as Error);
   }
   return { close };
+}
+
+/** The pg `Client` class MikroORM loaded, and the connection settings it resolved. */
+async function driverClient(
+  orm: MikroORM,
+): Promise<{ settings: Record<string, unknown>; Client: new (settings: object) => PgClient }> {
+  const knex = knexOf(orm.em);
+  if (knex) {
+    return { settings: knex.client.connectionSettings, Client: knex.client.driver.Client };
+  }
+  const pool = await (orm.em.getConnection() as unknown as { getNativeClient(): Promise<any> }).getNativeClient();
+  return { settings: pool.options, Client: pool.Client };
 }

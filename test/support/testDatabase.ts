@@ -1,6 +1,7 @@
 import { basename } from 'node:path';
 import type { EntityClass } from '@mikro-orm/core';
 import { MikroORM, type Options } from '@mikro-orm/postgresql';
+import { dropSchema, refreshDatabase } from './schema';
 
 /**
  * A database of its own for one test file, so files run in parallel without touching each
@@ -30,9 +31,9 @@ export async function createTestDatabase(
   const orm = await MikroORM.init({ clientUrl: url.toString(), entities, debug: false, ...options });
   await orm.schema.ensureDatabase();
   if (createSchema) {
-    await orm.schema.refreshDatabase();
+    await refreshDatabase(orm);
   } else {
-    await orm.schema.dropSchema({ dropMigrationsTable: true });
+    await dropSchema(orm, { dropMigrationsTable: true });
   }
   return {
     url: url.toString(),
