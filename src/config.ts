@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import type { Configuration, EntityManager, IDatabaseDriver } from '@mikro-orm/core';
+import type { Configuration } from '@mikro-orm/core';
 import { container as globalContainer, type DependencyContainer } from 'tsyringe';
 import type { AutoEmitDefinition } from './emit/autoEmit';
 import { EventsError } from './EventsError';

@@ -67,8 +67,12 @@ export class BatchConnection {
     this.original =
       method === 'query'
         ? (sql, values, name) =>
-            original.call(connection, name ? { name, text: sql, values } : values ? { text: sql, values } : sql)
-        : (sql, values = [], name) => original.call(connection, compiledQuery(name ? { name, text: sql } : sql, values));
+            original.call(
+              connection,
+              name ? { name, text: sql, values } : values ? { text: sql, values } : sql,
+            )
+        : (sql, values = [], name) =>
+            original.call(connection, compiledQuery(name ? { name, text: sql } : sql, values));
     // An own property over the driver's prototype method; `detach()` deletes it.
     connection[method] = (...args: unknown[]) => {
       if (this.isolating && !this.sent) {
@@ -93,10 +97,14 @@ export class BatchConnection {
     // MikroORM 7: the kysely connection the transaction holds.
     const trx = em.getTransactionContext<
       Transaction & {
-        getExecutor(): { provideConnection<T>(use: (connection: DriverConnection) => Promise<T>): Promise<T> };
+        getExecutor(): {
+          provideConnection<T>(use: (connection: DriverConnection) => Promise<T>): Promise<T>;
+        };
       }
     >();
-    const connection = await trx!.getExecutor().provideConnection(async (connection: DriverConnection) => connection);
+    const connection = await trx!
+      .getExecutor()
+      .provideConnection(async (connection: DriverConnection) => connection);
     return new BatchConnection(em, connection, 'executeQuery');
   }
 

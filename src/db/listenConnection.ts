@@ -93,6 +93,8 @@ async function driverClient(
   if (knex) {
     return { settings: knex.client.connectionSettings, Client: knex.client.driver.Client };
   }
-  const pool = await (orm.em.getConnection() as unknown as { getNativeClient(): Promise<any> }).getNativeClient();
+  const pool = await (
+    orm.em.getConnection() as unknown as { getNativeClient(): Promise<any> }
+  ).getNativeClient();
   return { settings: pool.options, Client: pool.Client };
 }

@@ -21,7 +21,10 @@ export const { Entity, Index, PrimaryKey, Property, Unique }: Decorators =
  * `qualifiedName`.
  * @internal
  */
-export function indexTarget(first: unknown, second: unknown): { table: string; columns: Record<string, string> } {
+export function indexTarget(
+  first: unknown,
+  second: unknown,
+): { table: string; columns: Record<string, string> } {
   const v7 = typeof second === 'object' && second !== null && 'qualifiedName' in second;
   const [table, columns] = v7 ? [second, first] : [first, second];
   return { table: String(table), columns: columns as Record<string, string> };
