@@ -12,11 +12,16 @@ import { createTestDatabase, type TestDatabase } from './support/testDatabase';
 const MIKRO_ORM_7 = '7.2.1';
 
 /** This run is on MikroORM 7 (CI's Node 22 leg): it has no decorators in core. */
+/** The tsx this repository uses. */
+const TSX = (require('tsx/package.json') as { version: string }).version;
+
 const onMikroOrm7 = typeof (core as { Entity?: unknown }).Entity !== 'function';
 
 /**
  * A fresh ESM project on MikroORM 7, with an auto-emission rule and a handler that writes through
- * `ctx.em`: created and drained by plain Node, with the library as `npm install` installs it.
+ * `ctx.em` and the global EntityManager: created and drained by plain Node and under tsx (which
+ * gives a CommonJS package a second copy of the ESM-only core), with the library as
+ * `npm install` installs it.
  */
 const APP = `
 import { MikroORM } from '@mikro-orm/postgresql';
@@ -37,11 +42,14 @@ PrimaryKey({ type: 'integer' })(Note.prototype, 'id');
 Property({ type: 'string' })(Note.prototype, 'text');
 Entity()(Note);
 
+let orm;
 register(OrderEvent, 'order.created', function noteOrder(event, ctx) {
   ctx.em.create(Note, { text: 'created ' + event.order.id });
+  // The global EntityManager resolves to the handler's, as with the app's own copy of core.
+  orm.em.create(Note, { text: 'global ' + event.order.id });
 });
 
-const orm = await MikroORM.init({
+orm = await MikroORM.init({
   clientUrl: process.env.DATABASE_URL,
   entities: [Order, OrderEvent, Note],
   extensions: [EventsExtension],
@@ -57,7 +65,7 @@ try {
   em.create(Order, { customer: 'Ada' });
   await em.flush();
   const result = await processEvents(orm);
-  const notes = await orm.em.fork().find(Note, {});
+  const notes = await orm.em.fork().find(Note, {}, { orderBy: { text: 'asc' } });
   console.log(JSON.stringify({ processed: result.processed, notes: notes.map(note => note.text) }));
 } finally {
   await orm.close(true);
@@ -102,7 +110,7 @@ describe(
           name: 'app',
           private: true,
           type: 'module',
-          dependencies: { ...dependencies, tsyringe: '^4.10.0' },
+          dependencies: { ...dependencies, tsyringe: '^4.10.0', tsx: TSX },
         }),
       );
       const install = run('npm', ['install', '--no-audit', '--no-fund', join(dir, tarball)], project);
@@ -112,10 +120,16 @@ describe(
       assert.equal(existsSync(join(project, 'node_modules/mikro-orm-events/node_modules/@mikro-orm')), false);
 
       writeFileSync(join(project, 'app.mjs'), APP);
-      const app = run(process.execPath, ['app.mjs'], project, { ...process.env, DATABASE_URL: db.url });
-      assert.equal(app.status, 0, app.output);
-      const last = app.stdout.trim().split('\n').at(-1)!;
-      assert.deepEqual(JSON.parse(last), { processed: 1, notes: ['created 1'] });
+      for (const loader of [[], ['--import', 'tsx']]) {
+        const app = run(process.execPath, [...loader, 'app.mjs'], project, {
+          ...process.env,
+          DATABASE_URL: db.url,
+        });
+        assert.equal(app.status, 0, app.output);
+        const last = app.stdout.trim().split('\n').at(-1)!;
+        const expected = { processed: 1, notes: ['created 1', 'global 1'] };
+        assert.deepEqual(JSON.parse(last), expected, `node ${loader.join(' ')} app.mjs`);
+      }
     });
   },
 );

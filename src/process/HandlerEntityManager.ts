@@ -1,4 +1,4 @@
-import { type EntityManager, TransactionContext } from '@mikro-orm/core';
+import type { EntityManager, TransactionContext } from '@mikro-orm/core';
 import { EventsError } from '../EventsError';
 
 /**
@@ -21,9 +21,11 @@ export class HandlerEntityManager {
   private em?: EntityManager;
   private ended = false;
 
+  /** @param context the TransactionContext of the ORM's own copy of core (see transactionContextOf) */
   constructor(
     private readonly batchEm: EntityManager,
     private readonly handlerName: string,
+    private readonly context: typeof TransactionContext,
   ) {}
 
   /** The handler's EntityManager, bound to the batch transaction; forked on the first call. */
@@ -47,8 +49,8 @@ export class HandlerEntityManager {
    * `#private` fields, which a Proxy cannot reach, and the context must hold a real one.)
    */
   run<T>(fn: () => T): T {
-    return TransactionContext.create(this.batchEm, () => {
-      Object.defineProperty(TransactionContext.currentTransactionContext(), 'em', {
+    return this.context.create(this.batchEm, () => {
+      Object.defineProperty(this.context.currentTransactionContext(), 'em', {
         get: () => this.get(),
         configurable: true,
       });
