@@ -1,6 +1,14 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -13,7 +21,8 @@ const MIKRO_ORM_7 = '7.2.1';
 
 /** This run is on MikroORM 7 (CI's Node 22 leg): it has no decorators in core. */
 /** The tsx this repository uses. */
-const TSX = (require('tsx/package.json') as { version: string }).version;
+const TSX = (JSON.parse(readFileSync(require.resolve('tsx/package.json'), 'utf8')) as { version: string })
+  .version;
 
 const onMikroOrm7 = typeof (core as { Entity?: unknown }).Entity !== 'function';
 
