@@ -1,4 +1,4 @@
-import type { MikroORM } from '@mikro-orm/core';
+import type { EventSubscriber, MetadataStorage, MikroORM } from '@mikro-orm/core';
 import { resolveEventsConfig } from './config';
 import { AutoEmitSubscriber } from './emit/AutoEmitSubscriber';
 import { EmissionRules } from './emit/EmissionRules';
@@ -25,19 +25,35 @@ import { WORKER_TABLE } from './sql/workerTable';
  */
 export class EventsExtension {
   static register(orm: MikroORM): void {
-    let rules: EmissionRules;
-    try {
-      rules = new EmissionRules(orm.getMetadata(), resolveEventsConfig(orm.config).autoEmit);
-      if (!rules.isEmpty && !orm.config.get('implicitTransactions')) {
-        throw EventsError.autoEmitWithoutImplicitTransactions();
+    const subscriber = (metadata: MetadataStorage) => {
+      let rules: EmissionRules;
+      try {
+        rules = new EmissionRules(metadata, resolveEventsConfig(orm.config).autoEmit);
+        if (!rules.isEmpty && !orm.config.get('implicitTransactions')) {
+          throw EventsError.autoEmitWithoutImplicitTransactions();
+        }
+      } catch (error) {
+        // init() fails with this error, and nobody gets the ORM to close: release its connections
+        // here, or they would keep the process alive.
+        orm.close(true).catch(() => undefined);
+        throw error;
       }
-    } catch (error) {
-      // init() fails with this error, and nobody gets the ORM to close: release its connections
-      // here, or they would keep the process alive.
-      orm.close(true).catch(() => undefined);
-      throw error;
+      return new AutoEmitSubscriber(rules);
+    };
+    if (orm.em) {
+      orm.em.getEventManager().registerSubscriber(subscriber(orm.getMetadata()));
+    } else {
+      // MikroORM 7 registers extensions before discovery and before it makes the EntityManager:
+      // the rules are checked once the entities are discovered, and the subscriber joins the
+      // config's, which every EntityManager's event manager starts with.
+      const discovery = orm.config.get('discovery');
+      const previous = discovery.afterDiscovered;
+      discovery.afterDiscovered = async (storage, platform) => {
+        await previous?.(storage, platform);
+        const subscribers: Iterable<EventSubscriber> = orm.config.get('subscribers');
+        orm.config.set('subscribers', [...subscribers, subscriber(storage)]);
+      };
     }
-    orm.em.getEventManager().registerSubscriber(new AutoEmitSubscriber(rules));
     // Workers create their announcement table themselves (see WorkerAnnouncement): keep it out
     // of schema diffs, or `schema:update` and `migration:create` would drop it.
     // The schema generator was made before extensions register, with the config's object of

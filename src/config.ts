@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import type { Configuration, EntityManager, IDatabaseDriver } from '@mikro-orm/core';
+import type { Configuration } from '@mikro-orm/core';
 import { container as globalContainer, type DependencyContainer } from 'tsyringe';
 import type { AutoEmitDefinition } from './emit/autoEmit';
 import { EventsError } from './EventsError';
@@ -146,18 +146,13 @@ export interface RetryOptions {
   maxDelay?: number;
 }
 
-// The augmented interface must repeat MikroORM's type parameters, though it does not use them.
-/* eslint-disable @typescript-eslint/no-unused-vars */
+// ConnectionOptions, which MikroORM's options extend on 6 and on 7 (7 has no MikroORMOptions).
 declare module '@mikro-orm/core' {
-  interface MikroORMOptions<
-    D extends IDatabaseDriver = IDatabaseDriver,
-    EM extends EntityManager = EntityManager,
-  > {
+  interface ConnectionOptions {
     /** Options of mikro-orm-events. */
     events?: EventsOptions;
   }
 }
-/* eslint-enable @typescript-eslint/no-unused-vars */
 
 /**
  * Options with defaults applied and values checked, computed once and passed down.

@@ -5,6 +5,7 @@ import { autoEmit, EVENTS_CHANNEL, EventsExtension, type EventsOptions } from 'm
 import { Client } from 'pg';
 import { Carrier, emitEntities, Parcel, ParcelEvent } from './fixtures/emitEntities';
 import { createTestDatabase, type TestDatabase } from './support/testDatabase';
+import { clearDatabase } from './support/schema';
 
 const parcelRules = autoEmit(Parcel, ParcelEvent, {
   link: parcel => ({ parcel }),
@@ -42,7 +43,7 @@ describe('auto-emission', () => {
     orm = db.orm;
   });
   after(() => db?.close());
-  beforeEach(() => orm.schema.clearDatabase());
+  beforeEach(() => clearDatabase(orm));
 
   async function events(): Promise<
     { type: string; parcel: number | null; parameters: unknown; priority: number }[]

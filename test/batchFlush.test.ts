@@ -4,6 +4,7 @@ import { EventsError, handlerRegistry, processEvents, register } from 'mikro-orm
 import { Effect, TestEvent, Ticket, testEntities } from './fixtures/entities';
 import { silent } from './support/silentLogger';
 import { createTestDatabase, type TestDatabase } from './support/testDatabase';
+import { clearDatabase } from './support/schema';
 
 /** Handlers registered with `flush: 'batch'`: their new entities are inserted at the end of the batch. */
 describe("flush: 'batch'", () => {
@@ -22,7 +23,7 @@ describe("flush: 'batch'", () => {
 
   beforeEach(async () => {
     handlerRegistry.clear();
-    await db.orm.schema.clearDatabase();
+    await clearDatabase(db.orm);
     statements.length = 0;
   });
 

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { Entity, ManyToOne, PrimaryKey } from '@mikro-orm/core';
+import { Entity, ManyToOne, PrimaryKey } from './support/decorators';
 import { createDashboard, EVENT_STATES, EventModel, type EventState } from 'mikro-orm-events';
 import { createTestDatabase, type TestDatabase } from './support/testDatabase';
 

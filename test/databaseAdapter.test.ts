@@ -17,6 +17,7 @@ import { Effect, TestEvent, Ticket, testEntities } from './fixtures/entities';
 import { silent } from './support/silentLogger';
 import { createTestDatabase, type TestDatabase } from './support/testDatabase';
 import { waitFor } from './support/waitFor';
+import { clearDatabase } from './support/schema';
 
 /**
  * The contract of src/db, the only code that speaks to the driver: what the rest of the library
@@ -40,7 +41,7 @@ describe('the database adapter', () => {
   beforeEach(async () => {
     handlerRegistry.clear();
     db.orm.config.set('debug', false);
-    await db.orm.schema.clearDatabase();
+    await clearDatabase(db.orm);
     logged.length = 0;
   });
 

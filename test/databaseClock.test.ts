@@ -7,6 +7,7 @@ import { testEntities } from './fixtures/entities';
 import { finished, root, runCli } from './support/cli';
 import { silent } from './support/silentLogger';
 import { createTestDatabase, type TestDatabase } from './support/testDatabase';
+import { clearDatabase } from './support/schema';
 
 const HOUR = 3_600_000;
 /** `--import` of this makes a process's clock read CLOCK_OFFSET_MS off the database's. */
@@ -27,7 +28,7 @@ describe("the database's clock decides every schedule", () => {
     });
   });
   after(() => db?.close());
-  beforeEach(() => db.orm.schema.clearDatabase());
+  beforeEach(() => clearDatabase(db.orm));
 
   const query = (sql: string) => db.orm.em.getConnection().execute(sql);
 

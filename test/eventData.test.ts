@@ -4,6 +4,7 @@ import { type MikroORM, raw } from '@mikro-orm/postgresql';
 import { autoEmit, EventsExtension, MAX_PARAMETERS_DEPTH } from 'mikro-orm-events';
 import { emitEntities, Parcel, ParcelEvent } from './fixtures/emitEntities';
 import { createTestDatabase, type TestDatabase } from './support/testDatabase';
+import { clearDatabase } from './support/schema';
 
 /** An object nested `levels` deep, the outermost object being level 1. */
 function nested(levels: number): Record<string, unknown> {
@@ -51,7 +52,7 @@ describe('event data the database cannot hold is a typed error, and nothing is w
   after(() => db?.close());
   beforeEach(async () => {
     build = {};
-    await orm.schema.clearDatabase();
+    await clearDatabase(orm);
   });
 
   /** The flush fails with the typed error, and neither the entity nor any event was written. */

@@ -1,7 +1,8 @@
 import 'reflect-metadata';
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { MikroORM, Transactional } from '@mikro-orm/core';
+import { MikroORM } from '@mikro-orm/core';
+import { Transactional } from './support/decorators';
 import { EntityManager } from '@mikro-orm/postgresql';
 import { handlerRegistry, processEvents, register, Worker } from 'mikro-orm-events';
 import { inject, injectable, singleton } from 'tsyringe';
@@ -9,6 +10,7 @@ import { Effect, TestEvent, testEntities } from './fixtures/entities';
 import { silent } from './support/silentLogger';
 import { createTestDatabase, type TestDatabase } from './support/testDatabase';
 import { waitFor } from './support/waitFor';
+import { clearDatabase } from './support/schema';
 
 /**
  * During a handler, MikroORM's global EntityManager is the handler's own: whatever writes
@@ -29,7 +31,7 @@ describe('the global EntityManager in a handler', () => {
   after(() => db?.close());
   beforeEach(async () => {
     handlerRegistry.clear();
-    await db.orm.schema.clearDatabase();
+    await clearDatabase(db.orm);
   });
 
   /** One event that succeeds and one that fails after the handler has written. */
@@ -112,7 +114,7 @@ describe('the global EntityManager in a handler', () => {
     assert.equal((await processEvents(db.orm, { batchSize: 1 })).processed, 1);
     await assertOnlyKept(first.kept, first.failing, 'JournalHandler');
 
-    await db.orm.schema.clearDatabase();
+    await clearDatabase(db.orm);
     const second = await addEvents();
     assert.equal((await processEvents(db.orm, { batchSize: 1 })).processed, 1);
     await assertOnlyKept(second.kept, second.failing, 'JournalHandler');

@@ -2,7 +2,8 @@ import 'reflect-metadata';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import pg from 'pg';
+import { createRequire } from 'node:module';
+import type { Client } from 'pg';
 import {
   type EventHandlerFunction,
   EventsError,
@@ -15,6 +16,7 @@ import { injectable } from 'tsyringe';
 import { Effect, TestEvent, testEntities } from './fixtures/entities';
 import { silent } from './support/silentLogger';
 import { createTestDatabase, type TestDatabase } from './support/testDatabase';
+import { clearDatabase } from './support/schema';
 
 /** Every handler gets `ctx`, whatever its arity; its EntityManager is made only when used. */
 describe('the handler context', () => {
@@ -24,11 +26,13 @@ describe('the handler context', () => {
    * go to the driver's connection directly, past MikroORM's query log, so the log cannot see them.
    */
   const sent: string[] = [];
+  // The pg that MikroORM's driver loads (MikroORM 7's @mikro-orm/postgresql may have its own).
+  const pg = createRequire(require.resolve('@mikro-orm/postgresql'))('pg') as typeof import('pg');
   const query = pg.Client.prototype.query;
 
   before(async () => {
     db = await createTestDatabase(__filename, testEntities, { events: { logger: silent } });
-    pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+    pg.Client.prototype.query = function (this: Client, ...args: unknown[]) {
       const [config] = args as [string | { text: string }];
       sent.push(typeof config === 'string' ? config : config.text);
       return (query as (...args: unknown[]) => unknown).apply(this, args);
@@ -40,7 +44,7 @@ describe('the handler context', () => {
   });
   beforeEach(async () => {
     handlerRegistry.clear();
-    await db.orm.schema.clearDatabase();
+    await clearDatabase(db.orm);
     sent.length = 0;
   });
 

@@ -4,6 +4,7 @@ import { MikroORM } from '@mikro-orm/postgresql';
 import { autoEmit, EventsExtension } from 'mikro-orm-events';
 import { emitEntities, Parcel, ParcelEvent } from './fixtures/emitEntities';
 import { createTestDatabase, type TestDatabase } from './support/testDatabase';
+import { clearDatabase } from './support/schema';
 
 /**
  * MikroORM's `implicitTransactions: false` writes a flush outside a transaction statement by
@@ -21,7 +22,7 @@ describe('implicitTransactions: false', () => {
     orm = db.orm;
   });
   after(() => db?.close());
-  beforeEach(() => orm.schema.clearDatabase());
+  beforeEach(() => clearDatabase(orm));
 
   const counts = async () => [
     await orm.em.fork().count(Parcel, {}),

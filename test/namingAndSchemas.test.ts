@@ -1,13 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import {
-  Entity,
-  ManyToOne,
-  type NamingStrategy,
-  PrimaryKey,
-  Property,
-  UnderscoreNamingStrategy,
-} from '@mikro-orm/core';
+import { type NamingStrategy, UnderscoreNamingStrategy } from '@mikro-orm/core';
+import { Entity, ManyToOne, PrimaryKey, Property } from './support/decorators';
 import type { Options } from '@mikro-orm/postgresql';
 import {
   autoEmit,

@@ -7,6 +7,7 @@ import { OrderEvents } from '../examples/orders/OrderEvents';
 import { OrderNote } from '../examples/orders/OrderNote';
 import { silent } from './support/silentLogger';
 import { createTestDatabase, type TestDatabase } from './support/testDatabase';
+import { clearDatabase } from './support/schema';
 
 describe('a worker with nothing to process says so', () => {
   let db: TestDatabase;
@@ -15,7 +16,7 @@ describe('a worker with nothing to process says so', () => {
     db = await createTestDatabase(__filename, [Order, OrderEvent, OrderNote]);
   });
   after(() => db?.close());
-  beforeEach(() => db.orm.schema.clearDatabase());
+  beforeEach(() => clearDatabase(db.orm));
   afterEach(() => handlerRegistry.clear());
 
   it('a worker without a handler for any model fails to start, in one line naming the models', async () => {

@@ -4,6 +4,7 @@ import { markProcessed, purgeEvents } from 'mikro-orm-events';
 import { TestEvent, testEntities } from './fixtures/entities';
 import { runCli } from './support/cli';
 import { createTestDatabase, type TestDatabase } from './support/testDatabase';
+import { clearDatabase } from './support/schema';
 
 const CONFIG = ['--config', 'test/fixtures/effects.config.ts'];
 const DAY = 86_400_000;
@@ -19,7 +20,7 @@ describe('events:stats, events:requeue and events:purge', () => {
 
   /** One event per state, plus an old processed one, an old dead one and an unhandled type. */
   beforeEach(async () => {
-    await db.orm.schema.clearDatabase();
+    await clearDatabase(db.orm);
     const now = Date.now();
     const rows: Record<string, Partial<TestEvent>> = {
       due: { type: 'effect', runAt: new Date(now - 60_000), createdAt: new Date(now - 120_000) },

@@ -13,11 +13,11 @@ function readJson(path: string) {
   return JSON.parse(readFileSync(path, 'utf8'));
 }
 
-/** The oldest MikroORM the package accepts: the lower bound of its `^6.x.y` peer range. */
+/** The oldest MikroORM the package accepts: the lower bound of the `^6.x.y` part of its peer range. */
 function lowestMikroOrm(): string {
   const range: string = readJson(join(root, 'package.json')).peerDependencies['@mikro-orm/core'];
-  const version = /^\^(6\.\d+\.\d+)$/.exec(range)?.[1];
-  assert.ok(version, `the @mikro-orm/core peer range is ${range}, not ^6.x.y`);
+  const version = /^\^(6\.\d+\.\d+)(?: \|\| |$)/.exec(range)?.[1];
+  assert.ok(version, `the @mikro-orm/core peer range is ${range}, not ^6.x.y or ^6.x.y || …`);
   return version;
 }
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { Entity } from '@mikro-orm/core';
+import { Entity } from './support/decorators';
 import {
   EventModel,
   EVENTS_CHANNEL,
@@ -16,6 +16,7 @@ import { runCli } from './support/cli';
 import { silent } from './support/silentLogger';
 import { createTestDatabase, type TestDatabase } from './support/testDatabase';
 import { waitFor } from './support/waitFor';
+import { clearDatabase } from './support/schema';
 
 /** An event model that is not among the ORM's entities. */
 @Entity({ tableName: 'stray_event' })
@@ -33,7 +34,7 @@ describe('poison events, bad input and hostile names', () => {
   after(() => db?.close());
   beforeEach(async () => {
     handlerRegistry.clear();
-    await db.orm.schema.clearDatabase();
+    await clearDatabase(db.orm);
   });
 
   async function addEvents(...types: string[]): Promise<TestEvent[]> {

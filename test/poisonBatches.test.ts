@@ -7,6 +7,7 @@ import { Effect, TestEvent, testEntities } from './fixtures/entities';
 import { silent } from './support/silentLogger';
 import { createTestDatabase, type TestDatabase } from './support/testDatabase';
 import { waitFor } from './support/waitFor';
+import { clearDatabase } from './support/schema';
 
 /**
  * Batches that fail as a whole, after their handlers: a plain retry claims the same events and
@@ -22,7 +23,7 @@ describe('a batch that fails at COMMIT or in its final UPDATE', () => {
   after(() => db?.close());
   beforeEach(async () => {
     handlerRegistry.clear();
-    await db.orm.schema.clearDatabase();
+    await clearDatabase(db.orm);
   });
 
   const query = (sql: string) => db.orm.em.getConnection().execute(sql);

@@ -7,6 +7,7 @@ import { container, inject, injectable } from 'tsyringe';
 import { AuditEvent, Effect, TestEvent, Ticket, testEntities } from './fixtures/entities';
 import { silent } from './support/silentLogger';
 import { createTestDatabase, type TestDatabase } from './support/testDatabase';
+import { clearDatabase } from './support/schema';
 
 describe('processing', () => {
   let db: TestDatabase;
@@ -18,7 +19,7 @@ describe('processing', () => {
 
   beforeEach(async () => {
     handlerRegistry.clear();
-    await db.orm.schema.clearDatabase();
+    await clearDatabase(db.orm);
   });
 
   async function addEvents(type: string, count = 1, data: Partial<TestEvent> = {}): Promise<TestEvent[]> {

@@ -16,6 +16,7 @@ import ts from 'typescript';
 import { TestEvent, testEntities } from './fixtures/entities';
 import { silent } from './support/silentLogger';
 import { createTestDatabase, type TestDatabase } from './support/testDatabase';
+import { clearDatabase } from './support/schema';
 
 const root = resolve(__dirname, '..');
 
@@ -46,7 +47,7 @@ describe('the public surface', () => {
   after(() => db?.close());
   beforeEach(async () => {
     handlerRegistry.clear();
-    await db.orm.schema.clearDatabase();
+    await clearDatabase(db.orm);
   });
 
   it('exports nothing marked @internal, and no registry class that nothing accepts', () => {

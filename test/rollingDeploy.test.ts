@@ -7,6 +7,7 @@ import { TestEvent, testEntities } from './fixtures/entities';
 import { type CliResult, finished, runCli, startCli } from './support/cli';
 import { createTestDatabase, type TestDatabase } from './support/testDatabase';
 import { waitFor } from './support/waitFor';
+import { clearDatabase } from './support/schema';
 
 const CONFIG = ['--config', 'test/fixtures/deploy.config.ts'];
 const WORKER_TABLE = 'mikro_orm_events_worker';
@@ -33,7 +34,7 @@ describe('rolling deploy: workers with different handler sets side by side', () 
     await db?.close();
   });
   beforeEach(async () => {
-    await db.orm.schema.clearDatabase();
+    await clearDatabase(db.orm);
     // Each test starts without the worker table: the first worker creates it.
     await db.orm.em.getConnection().execute(`drop table if exists ${WORKER_TABLE}`);
   });

@@ -7,6 +7,7 @@ import { finished, startCli, waitForLine } from './support/cli';
 import { silent } from './support/silentLogger';
 import { createTestDatabase, type TestDatabase } from './support/testDatabase';
 import { waitFor } from './support/waitFor';
+import { clearDatabase } from './support/schema';
 
 const CONFIG = ['--config', 'test/fixtures/effects.config.ts'];
 const STARTED = /worker started/;
@@ -19,7 +20,7 @@ describe('events:process as a service', () => {
     db = await createTestDatabase(__filename, testEntities, { extensions: [EventsExtension] });
   });
   after(() => db?.close());
-  beforeEach(() => db.orm.schema.clearDatabase());
+  beforeEach(() => clearDatabase(db.orm));
 
   async function addEvent(type: string, parameters: Record<string, unknown> = {}): Promise<TestEvent> {
     const em = db.orm.em.fork();

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { Entity, EntityCaseNamingStrategy, ManyToOne, PrimaryKey } from '@mikro-orm/core';
+import { EntityCaseNamingStrategy } from '@mikro-orm/core';
+import { Entity, ManyToOne, PrimaryKey } from './support/decorators';
 import type { Options } from '@mikro-orm/postgresql';
 import {
   createDashboard,

@@ -4,6 +4,7 @@ import { handlerRegistry, MAX_ERROR_MESSAGE_LENGTH, processEvents, register } fr
 import { Effect, TestEvent, testEntities } from './fixtures/entities';
 import { silent } from './support/silentLogger';
 import { createTestDatabase, type TestDatabase } from './support/testDatabase';
+import { clearDatabase } from './support/schema';
 
 /** Error messages PostgreSQL cannot store as they are: NUL, lone surrogates, a cut pair. */
 describe('error messages the database cannot store', () => {
@@ -15,7 +16,7 @@ describe('error messages the database cannot store', () => {
   after(() => db?.close());
   beforeEach(async () => {
     handlerRegistry.clear();
-    await db.orm.schema.clearDatabase();
+    await clearDatabase(db.orm);
   });
 
   it('stores a readable message for NUL, a lone surrogate and a truncation inside a surrogate pair, and the batch commits', async () => {

@@ -3,6 +3,7 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import { Effect, TestEvent, testEntities } from './fixtures/entities';
 import { finished, runCli, startCli, waitForLine } from './support/cli';
 import { createTestDatabase, type TestDatabase } from './support/testDatabase';
+import { clearDatabase } from './support/schema';
 
 const CONFIG = ['--config', 'test/fixtures/effects.config.ts'];
 
@@ -13,7 +14,7 @@ describe('worker processes', () => {
     db = await createTestDatabase(__filename, testEntities);
   });
   after(() => db?.close());
-  beforeEach(() => db.orm.schema.clearDatabase());
+  beforeEach(() => clearDatabase(db.orm));
 
   async function insertEvents(count: number, parameters: (n: number) => object = () => ({})): Promise<void> {
     const rows = Array.from({ length: count }, (_, n) => ({ type: 'effect', parameters: parameters(n + 1) }));

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-import { CLIConfigurator, CLIHelper } from '@mikro-orm/cli';
+import * as mikroOrmCli from '@mikro-orm/cli';
+import { CLIHelper } from '@mikro-orm/cli';
 import { EventsError } from '../EventsError';
 import { BackfillCommand } from './BackfillCommand';
 import { DashboardCommand } from './DashboardCommand';
@@ -25,7 +26,7 @@ async function main(): Promise<void> {
   process.env.MIKRO_ORM_ALLOW_GLOBAL_CLI ??= '1';
   // Before anything is printed or the config is loaded (which picks SQL highlighting once).
   configureTerminalColors();
-  const cli = CLIConfigurator.configure()
+  const cli = (await configureCli())
     .scriptName('mikro-orm-events')
     .command(new ProcessEventsCommand())
     .command(new StatsCommand())
@@ -43,6 +44,18 @@ async function main(): Promise<void> {
   if (args._.length === 0) {
     CLIHelper.showHelp();
   }
+}
+
+/**
+ * MikroORM's CLI, configured: MikroORM 6 has `CLIConfigurator.configure()`; MikroORM 7 an async
+ * `configure()` instead (which also checks that the @mikro-orm packages' versions match, and
+ * registers a TypeScript loader).
+ */
+async function configureCli(): Promise<ReturnType<typeof mikroOrmCli.CLIConfigurator.configure>> {
+  const cli = mikroOrmCli as typeof mikroOrmCli & { configure?: () => Promise<unknown> };
+  return (cli.CLIConfigurator ? cli.CLIConfigurator.configure() : await cli.configure!()) as ReturnType<
+    typeof mikroOrmCli.CLIConfigurator.configure
+  >;
 }
 
 function fail(message: string): never {

@@ -51,6 +51,11 @@ async function openOrm(args: ConfigArgs): Promise<{ orm: MikroORM; close(): Prom
 async function reachDatabase(orm: MikroORM, waitForDatabase: boolean): Promise<void> {
   let warned = false;
   for (let delay = 500; ; delay = Math.min(delay * 2, 10_000)) {
+    // MikroORM 7 connects lazily, and until something connects checkConnection() answers
+    // "Connection not established"; connecting first does no harm on 6.
+    if (!(await orm.isConnected())) {
+      await orm.connect().catch(() => undefined);
+    }
     const status = await orm.checkConnection();
     if (status.ok) {
       if (warned) {

@@ -1,12 +1,20 @@
 import { createHash } from 'node:crypto';
 import type { EntityManager, Transaction } from '@mikro-orm/core';
 import { logQuery, type Rows, sendQuery } from './sendQuery';
+import { compiledQuery, knexOf } from './sqlDriver';
 
-type Query = (...args: unknown[]) => unknown;
+type Query = (...args: unknown[]) => Promise<{ rows?: Rows }>;
 
-interface PgConnection {
-  query: Query;
-}
+/**
+ * The method every statement of the transaction goes through: pg's `query` on MikroORM 6 (knex),
+ * kysely's `executeQuery` on MikroORM 7.
+ */
+type Method = 'query' | 'executeQuery';
+
+type DriverConnection = Record<Method, Query | undefined>;
+
+/** Sends SQL on the connection, past the savepoint wrapper; named when `name` is given. */
+type Send = (sql: string, values?: readonly unknown[], name?: string) => Promise<{ rows?: Rows }>;
 
 /** Prepared statement names by SQL text, so a statement is hashed once, not per batch. */
 const statementNames = new Map<string, string>();
@@ -33,7 +41,10 @@ const SAVEPOINT = 'mikro_orm_events_handler';
  * its `query` method is wrapped, so that a savepoint precedes the first statement of a handler
  * whatever sent it, with no statement of its own for handlers that send none (most of them);
  * the prepared statements are sent to that pg connection directly, since knex cannot name a
- * statement. Every statement sent here is still logged, and its errors converted, as MikroORM's
+ * statement. On MikroORM 7 (kysely), the same takes kysely's connection of the transaction
+ * (`getExecutor().provideConnection()`; kysely keeps the pg client private) and wraps its
+ * `executeQuery`, through which every statement of the transaction passes; a named statement is
+ * pg's `{ name, text }` as the compiled query's `sql` (see compiledQuery). Every statement sent here is still logged, and its errors converted, as MikroORM's
  * own are (see sendQuery). The interface (`of`, `prepared`, `isolate`, `keep`, `undo`,
  * `detach`) names no driver type, so that another driver's implementation can replace this one.
  * @internal
@@ -45,16 +56,26 @@ export class BatchConnection {
   private isolating = false;
   /** The running handler has sent a statement. */
   private sent = false;
-  private readonly original: Query;
+  private readonly original: Send;
 
   private constructor(
     private readonly em: EntityManager,
-    private readonly connection: PgConnection,
+    private readonly connection: DriverConnection,
+    private readonly method: Method,
     private readonly named: boolean,
   ) {
-    this.original = connection.query;
-    // An own property over pg's prototype method; `detach()` deletes it.
-    connection.query = (...args: unknown[]) => {
+    const original = connection[method]!;
+    this.original =
+      method === 'query'
+        ? (sql, values, name) =>
+            original.call(
+              connection,
+              name ? { name, text: sql, values } : values ? { text: sql, values } : sql,
+            )
+        : (sql, values = [], name) =>
+            original.call(connection, compiledQuery(name ? { name, text: sql } : sql, values));
+    // An own property over the driver's prototype method; `detach()` deletes it.
+    connection[method] = (...args: unknown[]) => {
       if (this.isolating && !this.sent) {
         this.sent = true;
         this.send(
@@ -62,7 +83,7 @@ export class BatchConnection {
         );
         this.open = true;
       }
-      return this.original.apply(connection, args);
+      return original.apply(connection, args);
     };
   }
 
@@ -71,15 +92,29 @@ export class BatchConnection {
    * `preparedStatements: false` option), `prepared()` runs its statements unnamed.
    */
   static async of(em: EntityManager, { named = true }: { named?: boolean } = {}): Promise<BatchConnection> {
+    if (knexOf(em)) {
+      const trx = em.getTransactionContext<
+        Transaction & { client: { acquireConnection(): Promise<DriverConnection> } }
+      >();
+      return new BatchConnection(em, await trx!.client.acquireConnection(), 'query', named);
+    }
+    // MikroORM 7: the kysely connection the transaction holds.
     const trx = em.getTransactionContext<
-      Transaction & { client: { acquireConnection(): Promise<PgConnection> } }
+      Transaction & {
+        getExecutor(): {
+          provideConnection<T>(use: (connection: DriverConnection) => Promise<T>): Promise<T>;
+        };
+      }
     >();
-    return new BatchConnection(em, await trx!.client.acquireConnection(), named);
+    const connection = await trx!
+      .getExecutor()
+      .provideConnection(async (connection: DriverConnection) => connection);
+    return new BatchConnection(em, connection, 'executeQuery', named);
   }
 
   /** Gives the connection back as it was, before it returns to the pool. */
   detach(): void {
-    delete (this.connection as Partial<PgConnection>).query;
+    delete this.connection[this.method];
   }
 
   /**
@@ -98,11 +133,12 @@ export class BatchConnection {
       text,
       values,
       async sql => {
-        const result = (await this.original.call(
-          this.connection,
-          this.named && sql === text ? { name: statementName(text), text, values } : { text: sql, values },
-        )) as { rows: Rows };
-        return result.rows;
+        const result = await this.original(
+          sql,
+          values,
+          this.named && sql === text ? statementName(text) : undefined,
+        );
+        return result.rows ?? [];
       },
       true,
     );
@@ -127,7 +163,7 @@ export class BatchConnection {
     this.isolating = false;
     if (this.sent) {
       await sendQuery(this.em, `rollback to savepoint ${SAVEPOINT}`, [], async sql => {
-        await this.original.call(this.connection, sql);
+        await this.original(sql);
         return [];
       });
     }
@@ -136,7 +172,7 @@ export class BatchConnection {
   private send(sql: string): void {
     logQuery(this.em, sql);
     // Its failure surfaces through the statements queued after it.
-    (this.original.call(this.connection, sql) as Promise<unknown>).catch(() => undefined);
+    this.original(sql).catch(() => undefined);
   }
 }
 

@@ -1,5 +1,6 @@
 import type { MikroORM } from '@mikro-orm/core';
 import type { EventsLogger } from '../EventsLogger';
+import { knexOf } from './sqlDriver';
 
 interface KnexLogger {
   warn(message: unknown): void;
@@ -28,13 +29,12 @@ const takers = new WeakMap<
  *
  * Private internals, on MikroORM 6, and why: knex prints these through its client's logger
  * (`client.logger.warn`), not MikroORM's, and only there can they be told from other output.
+ * MikroORM 7 has no knex: it logs the pool's errors through its own logger, and there is
+ * nothing to take over.
  * @internal
  */
 export function takeClosedConnectionWarnings(orm: MikroORM, logger: EventsLogger): () => void {
-  const knex = (
-    orm.em.getConnection() as unknown as { getKnex(): { client: { logger?: KnexLogger } } }
-  ).getKnex();
-  const knexLogger = knex.client.logger;
+  const knexLogger = (knexOf(orm.em) as { client: { logger?: KnexLogger } } | undefined)?.client.logger;
   if (!knexLogger) {
     return () => undefined;
   }

@@ -1,5 +1,6 @@
 import type { MikroORM } from '@mikro-orm/core';
 import { logQuery } from './sendQuery';
+import { knexOf } from './sqlDriver';
 
 interface PgClient {
   connect(): Promise<void>;
@@ -33,6 +34,8 @@ export interface ListenConnection {
  * `url` (the `listen` option), from that URL alone: a direct connection to PostgreSQL when the
  * ORM's connection goes through PgBouncer in transaction mode, which would hand the LISTEN to a
  * server connection that the next transaction of another client gets.
+ * On MikroORM 7 (kysely), the settings and class are the pg `Pool`'s behind kysely (the
+ * connection's public `getNativeClient()`): its `Client` class and its `options`.
  * @internal
  */
 export async function openListenConnection(
@@ -42,9 +45,8 @@ export async function openListenConnection(
   onLost: () => void,
   url?: string,
 ): Promise<ListenConnection> {
-  const knex = (orm.em.getConnection() as unknown as { getKnex(): any }).getKnex();
-  const settings = knex.client.connectionSettings;
-  const client: PgClient = new knex.client.driver.Client({
+  const { settings, Client } = await driverClient(orm);
+  const client: PgClient = new Client({
     // MikroORM keeps the password out of enumeration (and so out of logs): copy it by name.
     ...(url === undefined ? { ...settings, password: settings.password } : { connectionString: url }),
     application_name: LISTENER_APPLICATION_NAME,
@@ -84,4 +86,18 @@ export async function openListenConnection(
     throw orm.em.getDriver().convertException(error as Error);
   }
   return { close };
+}
+
+/** The pg `Client` class MikroORM loaded, and the connection settings it resolved. */
+async function driverClient(
+  orm: MikroORM,
+): Promise<{ settings: Record<string, unknown>; Client: new (settings: object) => PgClient }> {
+  const knex = knexOf(orm.em);
+  if (knex) {
+    return { settings: knex.client.connectionSettings, Client: knex.client.driver.Client };
+  }
+  const pool = await (
+    orm.em.getConnection() as unknown as { getNativeClient(): Promise<any> }
+  ).getNativeClient();
+  return { settings: pool.options, Client: pool.Client };
 }

@@ -1,11 +1,9 @@
 import type { EntityManager } from '@mikro-orm/core';
 import { type Rows, sendQuery } from './sendQuery';
+import { compiledQuery, knexOf, type KyselyRunner, numberPlaceholders } from './sqlDriver';
 
 interface KnexRaw extends PromiseLike<{ rows: Rows }> {
   transacting(trx: unknown): KnexRaw;
-}
-interface KnexConnection {
-  getKnex(): { raw(sql: string, bindings: readonly unknown[]): KnexRaw };
 }
 
 /**
@@ -15,7 +13,9 @@ interface KnexConnection {
  * SQL text. Logged and with errors converted as MikroORM's own queries are (see sendQuery).
  *
  * On MikroORM 6 the statement goes through the connection's knex instance (`getKnex()` is public
- * on MikroORM's SQL connection; `raw` and `transacting` are knex's public API).
+ * on MikroORM's SQL connection; `raw` and `transacting` are knex's public API). On MikroORM 7 it
+ * is a kysely compiled query, run by the transaction (a kysely `Transaction`) or by the
+ * connection's `Kysely` instance (`getClient()`, public), both kysely's public `executeQuery`.
  * @internal
  */
 export function rawQuery(
@@ -25,8 +25,13 @@ export function rawQuery(
   trx: unknown = em.getTransactionContext(),
 ): Promise<Rows> {
   return sendQuery(em, sql, bindings, async text => {
-    const connection = em.getConnection('write') as unknown as KnexConnection;
-    let query = connection.getKnex().raw(text, bindings);
+    const knex = knexOf(em);
+    if (!knex) {
+      const runner = (trx ??
+        (em.getConnection('write') as unknown as { getClient(): KyselyRunner }).getClient()) as KyselyRunner;
+      return (await runner.executeQuery(compiledQuery(numberPlaceholders(text), bindings))).rows ?? [];
+    }
+    let query = (knex as { raw(sql: string, bindings: readonly unknown[]): KnexRaw }).raw(text, bindings);
     if (trx) {
       query = query.transacting(trx);
     }

@@ -45,16 +45,16 @@ export class EmissionRules {
 
   /** The event model's metadata of a definition. */
   eventMeta(definition: AutoEmitDefinition): EntityMetadata<EventModel> {
-    return this.metadata.find(definition.eventModel.name)!;
+    return this.metadata.find(definition.eventModel)!;
   }
 
   private check(definition: AutoEmitDefinition): void {
     const entityName = definition.entity.name;
-    const entityMeta = this.metadata.find(entityName);
+    const entityMeta = this.metadata.find(definition.entity);
     if (!entityMeta || entityMeta.class !== definition.entity) {
       throw EventsError.notAnEntity(entityName, 'auto-emission entity');
     }
-    const eventMeta = this.metadata.find(definition.eventModel.name);
+    const eventMeta = this.metadata.find(definition.eventModel);
     if (!eventMeta || eventMeta.class !== definition.eventModel) {
       throw EventsError.notAnEntity(definition.eventModel.name, 'auto-emission event model');
     }

@@ -1,4 +1,5 @@
-import { Entity, Index, OptionalProps, PrimaryKey, Property, Unique } from '@mikro-orm/core';
+import { BigIntType, OptionalProps } from '@mikro-orm/core';
+import { Entity, Index, indexTarget, PrimaryKey, Property, Unique } from './decorators';
 
 /** The longest event type the `type` column holds. */
 export const EVENT_TYPE_MAX_LENGTH = 128;
@@ -36,17 +37,25 @@ export const IDEMPOTENCY_KEY_LENGTH = 255;
 // here once; MikroORM calls the callback with each subclass's own table and column names.
 @Index({
   properties: ['priority', 'runAt', 'id'],
-  expression: (table, columns, indexName) =>
-    `create index "${indexName}" on ${quoteTable(String(table))} ` +
-    `("${columns.priority}" desc, "${columns.runAt}", "${columns.id}") where "${columns.processed}" = false`,
+  expression: (first: unknown, second: unknown, indexName: string) => {
+    const { table, columns } = indexTarget(first, second);
+    return (
+      `create index "${indexName}" on ${quoteTable(table)} ` +
+      `("${columns.priority}" desc, "${columns.runAt}", "${columns.id}") where "${columns.processed}" = false`
+    );
+  },
 })
 // Unique among the rows that have a key. Partial, so the many events without one cost no entry
 // in this index (NULLs never conflict anyway); `ON CONFLICT` names the same predicate.
 @Unique({
   properties: ['idempotencyKey'],
-  expression: (table, columns, indexName) =>
-    `create unique index "${indexName}" on ${quoteTable(String(table))} ("${columns.idempotencyKey}")` +
-    ` where "${columns.idempotencyKey}" is not null`,
+  expression: (first: unknown, second: unknown, indexName: string) => {
+    const { table, columns } = indexTarget(first, second);
+    return (
+      `create unique index "${indexName}" on ${quoteTable(table)} ("${columns.idempotencyKey}")` +
+      ` where "${columns.idempotencyKey}" is not null`
+    );
+  },
 })
 export abstract class EventModel<Type extends string = string> {
   /** Properties the database fills in, so `em.create()` does not demand them. */
@@ -66,7 +75,8 @@ export abstract class EventModel<Type extends string = string> {
     | 'completedHandlers';
 
   /** Identity; also the last tie-breaker of the claim order. */
-  @PrimaryKey({ type: 'bigint', autoincrement: true })
+  // A string in JS on every MikroORM version (7 maps `type: 'bigint'` to a JS bigint).
+  @PrimaryKey({ type: new BigIntType('string'), autoincrement: true })
   id!: string;
 
   /** The event type, one of the subclass's catalogue values. */

@@ -1,4 +1,4 @@
-import { type EntityManager, TransactionContext } from '@mikro-orm/core';
+import type { EntityManager, TransactionContext } from '@mikro-orm/core';
 import { EventsError } from '../EventsError';
 
 /**
@@ -21,9 +21,11 @@ export class HandlerEntityManager {
   private em?: EntityManager;
   private ended = false;
 
+  /** @param context the TransactionContext of the ORM's own copy of core (see transactionContextOf) */
   constructor(
     private readonly batchEm: EntityManager,
     private readonly handlerName: string,
+    private readonly context: typeof TransactionContext,
   ) {}
 
   /** The handler's EntityManager, bound to the batch transaction; forked on the first call. */
@@ -42,25 +44,17 @@ export class HandlerEntityManager {
    * `orm.em`, an EntityManager injected by Nest or into a tsyringe singleton, and `@Transactional()`
    * all resolve to it, and what they write is in the handler's savepoint, rolled back with it.
    *
-   * The context holds a stand-in that forks on first use: a handler that never touches the
-   * database still costs no fork. Only `name` (which MikroORM compares to find its context) and
-   * `_id` are answered without one.
+   * The context's `em` is a getter that forks on first use: a handler that never touches the
+   * database costs no fork. (Not a stand-in object: MikroORM 7's EntityManager has native
+   * `#private` fields, which a Proxy cannot reach, and the context must hold a real one.)
    */
   run<T>(fn: () => T): T {
-    return TransactionContext.create(this.standIn(), fn);
-  }
-
-  private standIn(): EntityManager {
-    return new Proxy(this.batchEm, {
-      get: (batchEm, key) => {
-        if (key === 'name' || key === '_id') {
-          return Reflect.get(batchEm, key);
-        }
-        const em = this.get();
-        const value: unknown = Reflect.get(em, key, em);
-        return typeof value === 'function' ? value.bind(em) : value;
-      },
-      set: (_, key, value) => Reflect.set(this.get(), key, value),
+    return this.context.create(this.batchEm, () => {
+      Object.defineProperty(this.context.currentTransactionContext(), 'em', {
+        get: () => this.get(),
+        configurable: true,
+      });
+      return fn();
     });
   }
 

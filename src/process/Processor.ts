@@ -1,4 +1,10 @@
-import type { EntityManager, EntityMetadata, MikroORM, Transaction } from '@mikro-orm/core';
+import type {
+  EntityManager,
+  EntityMetadata,
+  MikroORM,
+  Transaction,
+  TransactionContext,
+} from '@mikro-orm/core';
 import type { DependencyContainer } from 'tsyringe';
 import type { ResolvedEventsConfig } from '../config';
 import type { EventModel } from '../model/EventModel';
@@ -17,6 +23,7 @@ import { type BatchStage, FailedBatch } from './FailedBatch';
 import { type BatchInfo, callHook } from './EventsHooks';
 import { handlerContext } from './handlerContext';
 import { HandlerEntityManager } from './HandlerEntityManager';
+import { transactionContextOf } from '../db/transactionContextOf';
 import { HandlerRun } from './HandlerRun';
 import { RetryPolicy } from './RetryPolicy';
 
@@ -68,6 +75,8 @@ export class Processor {
   private readonly table: EventTable;
   private readonly retry: RetryPolicy;
   private finished?: Promise<Transaction>;
+  /** MikroORM's context class, of the ORM's copy of core: found once. */
+  private transactionContext?: Promise<typeof TransactionContext>;
   /** Made for the first class handler: function handlers need none. */
   private scope?: DependencyContainer;
 
@@ -306,7 +315,8 @@ export class Processor {
   ): Promise<void> {
     const { event } = attempt;
     const run = new HandlerRun(this.abortSignal, handler.timeout ?? this.config.handlerTimeout);
-    const handlerEm = new HandlerEntityManager(batch.em, handler.name);
+    this.transactionContext ??= transactionContextOf(this.orm);
+    const handlerEm = new HandlerEntityManager(batch.em, handler.name, await this.transactionContext);
     const ctx = handlerContext(handlerEm, run, attempt.attempt, this.config.logger);
     batch.connection.isolate();
     let failure: Failure | undefined;

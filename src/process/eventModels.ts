@@ -7,7 +7,8 @@ import { EventModel } from '../model/EventModel';
  * @internal
  */
 export function eventModels(metadata: MetadataStorage): EntityMetadata<EventModel>[] {
-  return Object.values(metadata.getAll()).filter(
+  // Iterated, not `getAll()`: a record on MikroORM 6, a Map on 7.
+  return [...metadata].filter(
     (meta): meta is EntityMetadata<EventModel> =>
       !meta.abstract && !meta.embeddable && meta.class?.prototype instanceof EventModel,
   );
@@ -30,7 +31,7 @@ export function selectEventModels(metadata: MetadataStorage, name?: string): Ent
   if (model) {
     return [model];
   }
-  if (Object.values(metadata.getAll()).some(meta => meta.className === name)) {
+  if ([...metadata].some(meta => meta.className === name)) {
     throw EventsError.notAnEventModel(name);
   }
   throw EventsError.unknownModel(

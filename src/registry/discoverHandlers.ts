@@ -1,5 +1,6 @@
 import { existsSync, statSync } from 'node:fs';
 import { extname, isAbsolute, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { Utils } from '@mikro-orm/core';
 import { EventsError } from '../EventsError';
 import { consoleLogger, type EventsLogger } from '../EventsLogger';
@@ -91,7 +92,7 @@ export async function discoverHandlers(sources: HandlerSources): Promise<string[
   }
   for (const file of files) {
     try {
-      await Utils.dynamicImport(file);
+      await importModule(file);
     } catch (error) {
       throw EventsError.handlerModuleFailed(file, error);
     }
@@ -219,5 +220,22 @@ function isFile(path: string): boolean {
  * `require.extensions`); otherwise compiled `.js` must be used.
  */
 function canLoadTypeScript(): boolean {
-  return Utils.detectTsNode() || (typeof require !== 'undefined' && '.ts' in require.extensions);
+  return detectTypeScript() || (typeof require !== 'undefined' && '.ts' in require.extensions);
+}
+
+// MikroORM 6 has Utils.dynamicImport and Utils.detectTsNode; MikroORM 7 removed both, and has
+// Utils.detectTypeScriptSupport.
+const utils = Utils as unknown as {
+  dynamicImport?: (file: string) => Promise<unknown>;
+  detectTsNode?: () => boolean;
+  detectTypeScriptSupport?: () => boolean;
+};
+
+/** Imports a module file as MikroORM imports the user's modules (config, entities). */
+function importModule(file: string): Promise<unknown> {
+  return utils.dynamicImport ? utils.dynamicImport(file) : import(pathToFileURL(file).href);
+}
+
+function detectTypeScript(): boolean {
+  return (utils.detectTsNode ?? utils.detectTypeScriptSupport)?.() ?? false;
 }

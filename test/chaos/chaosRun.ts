@@ -6,6 +6,7 @@ import { Client } from 'pg';
 import { freePort } from '../../examples/localPostgres';
 import { PostgresServer } from '../../examples/PostgresServer';
 import { testEntities } from '../fixtures/entities';
+import { refreshDatabase } from '../support/schema';
 
 export interface ChaosOptions {
   events: number;
@@ -82,7 +83,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   try {
     const orm = await MikroORM.init({ clientUrl: url, entities: testEntities, debug: false });
     await orm.schema.ensureDatabase();
-    await orm.schema.refreshDatabase();
+    await refreshDatabase(orm);
     await orm.em.execute(
       `insert into test_event (type) select 'chaos' from generate_series(1, ${Number(options.events)})`,
     );

@@ -2,6 +2,7 @@ import { basename } from 'node:path';
 import type { EntityClass } from '@mikro-orm/core';
 import { MikroORM, type Options } from '@mikro-orm/postgresql';
 import { PGBOUNCER_URL, pgBouncerOptions, withDatabase } from './pgBouncerOptions';
+import { dropSchema, refreshDatabase } from './schema';
 
 /**
  * A database of its own for one test file, so files run in parallel without touching each
@@ -39,9 +40,9 @@ export async function createTestDatabase(
   });
   await orm.schema.ensureDatabase();
   if (createSchema) {
-    await orm.schema.refreshDatabase();
+    await refreshDatabase(orm);
   } else {
-    await orm.schema.dropSchema({ dropMigrationsTable: true });
+    await dropSchema(orm, { dropMigrationsTable: true });
   }
   return {
     url,

@@ -1,0 +1,53 @@
+import type { EntityManager } from '@mikro-orm/core';
+import type { Rows } from './sendQuery';
+
+/**
+ * Which SQL layer MikroORM runs on, told from what its connection offers, not from its version:
+ * MikroORM 6's SQL connection has knex (`getKnex()`, public); MikroORM 7's has kysely instead
+ * (`getClient()`, public) and no `getKnex`. The knex branches of this folder serve 6, the kysely
+ * ones 7.
+ * @internal
+ */
+export function knexOf(em: EntityManager): any {
+  const connection = em.getConnection('write') as unknown as { getKnex?: () => unknown };
+  return typeof connection.getKnex === 'function' ? connection.getKnex() : undefined;
+}
+
+/** What runs a kysely compiled query: a `Kysely` instance, a transaction, or one connection. */
+export interface KyselyRunner {
+  executeQuery(query: CompiledQuery): Promise<{ rows?: Rows }>;
+}
+
+/** A kysely compiled query (MikroORM 7). */
+export interface CompiledQuery {
+  sql: string | { name: string; text: string };
+  parameters: readonly unknown[];
+  query: { kind: 'RawNode'; sqlFragments: string[]; parameters: [] };
+  queryId: { queryId: string };
+}
+
+/**
+ * SQL with `$1`, `$2`… placeholders and its values as a kysely compiled query, which kysely's
+ * PostgreSQL connection hands to pg's `client.query(sql, parameters)` as it is: so `sql` may also
+ * be pg's `{ name, text }` config of a named prepared statement (pinned by the adapter's
+ * contract test, since it relies on how kysely passes `sql` on).
+ * @internal
+ */
+export function compiledQuery(
+  sql: string | { name: string; text: string },
+  parameters: readonly unknown[],
+): CompiledQuery {
+  const text = typeof sql === 'string' ? sql : sql.text;
+  return {
+    sql,
+    parameters,
+    query: { kind: 'RawNode', sqlFragments: [text], parameters: [] },
+    queryId: { queryId: 'mikro-orm-events' },
+  };
+}
+
+/** `?` placeholders, as knex and MikroORM take them, numbered `$1`, `$2`… as pg takes them. */
+export function numberPlaceholders(sql: string): string {
+  let n = 0;
+  return sql.replace(/\?/g, () => `$${++n}`);
+}
