@@ -53,11 +53,13 @@ const NEST_TS_CONFIG = {
 
 /** The compiled AppModule of the project, loaded into this process. */
 type AppModuleExports = typeof import('./fixtures/nest/src/app.module');
+type PlainAppModuleExports = typeof import('./fixtures/nest/src/plain.module');
 
 describe('a NestJS application', () => {
   const dir = join(root, '.tmp', `nest-${process.pid}`);
   let db: TestDatabase;
   let AppModule: AppModuleExports['AppModule'];
+  let PlainAppModule: PlainAppModuleExports['PlainAppModule'];
 
   before(async () => {
     db = await createTestDatabase(__filename, [Article, ArticleEvent, AuditEntry]);
@@ -83,6 +85,7 @@ describe('a NestJS application', () => {
     process.env.DATABASE_URL = db.url;
     process.env.ADMIN_KEY = 'secret-admin-key';
     ({ AppModule } = (await import(join(dir, 'dist/src/app.module.js'))) as AppModuleExports);
+    ({ PlainAppModule } = (await import(join(dir, 'dist/src/plain.module.js'))) as PlainAppModuleExports);
   });
   after(async () => {
     rmSync(dir, { recursive: true, force: true });
@@ -212,6 +215,24 @@ describe('a NestJS application', () => {
         const result = await drainEvents(app, { types: ['article.created'] });
         assert.equal(result.processed, 1);
         assert.deepEqual(await auditNotes(article), ['created: drained']);
+      } finally {
+        await app.close();
+      }
+    },
+  );
+
+  it(
+    'EventsModule.forRoot beside MikroOrmModule.forRoot registers the provider handlers',
+    { timeout: 60_000 },
+    async () => {
+      const moduleRef = await Test.createTestingModule({ imports: [PlainAppModule] }).compile();
+      const app = moduleRef.createNestApplication({ logger: ['error'] });
+      await app.init();
+      try {
+        const article = await createArticle(app, 'plain');
+        const result = await drainEvents(app, { types: ['article.created'] });
+        assert.equal(result.processed, 1);
+        assert.deepEqual(await auditNotes(article), ['created: plain']);
       } finally {
         await app.close();
       }
