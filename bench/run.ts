@@ -9,9 +9,9 @@
  * 10,000), `--emit-rounds N` (auto-emission, default 9), `--memory-events N` (default 200,000;
  * 1000000 for the long drain), `--quick` (small versions: a smoke check, not figures).
  */
-import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { withLocalPostgres } from '../examples/localPostgres';
+import { runNodeScript } from '../examples/runNodeScript';
 import { loadAverage } from './fixtures/loadAverage';
 
 const BENCHMARKS = ['throughput.ts', 'latency.ts', 'autoEmitFlush.ts', 'memory.ts'];
@@ -19,19 +19,18 @@ const BENCHMARKS = ['throughput.ts', 'latency.ts', 'autoEmitFlush.ts', 'memory.t
 async function main(): Promise<number> {
   console.log(`load average (1, 5, 15 min) at the start of the run: ${loadAverage()}`);
   return withLocalPostgres(
-    server => {
+    async server => {
       for (const file of BENCHMARKS) {
         console.log(`\n## ${file}`);
-        const run = spawnSync(
-          process.execPath,
+        const status = await runNodeScript(
           ['--import', 'tsx', join(__dirname, file), ...process.argv.slice(2)],
           {
-            stdio: 'inherit',
-            env: { ...process.env, DATABASE_URL: server.url },
+            ...process.env,
+            DATABASE_URL: server.url,
           },
         );
-        if (run.status !== 0) {
-          return run.status ?? 1;
+        if (status !== 0) {
+          return status;
         }
       }
       console.log(`\nload average (1, 5, 15 min) at the end of the run: ${loadAverage()}`);

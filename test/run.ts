@@ -3,10 +3,10 @@
  * process and against its own database. Uses the PostgreSQL of DATABASE_URL when it is set;
  * otherwise starts an embedded PostgreSQL for the run and stops it afterwards.
  */
-import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { withLocalPostgres } from '../examples/localPostgres';
+import { runNodeScript } from '../examples/runNodeScript';
 
 async function main(): Promise<number> {
   const only = process.argv.slice(2);
@@ -16,15 +16,10 @@ async function main(): Promise<number> {
   return withLocalPostgres(
     server => {
       console.log(server.embedded ? '# embedded PostgreSQL started' : '# using DATABASE_URL');
-      const run = spawnSync(
-        process.execPath,
-        ['--import', 'tsx', '--test', '--test-concurrency=2', ...files],
-        {
-          stdio: 'inherit',
-          env: { ...process.env, DATABASE_URL: server.url },
-        },
-      );
-      return run.status ?? 1;
+      return runNodeScript(['--import', 'tsx', '--test', '--test-concurrency=2', ...files], {
+        ...process.env,
+        DATABASE_URL: server.url,
+      });
     },
     line => console.error(`[postgres] ${line}`),
   );
