@@ -26,20 +26,35 @@ describe('the handler context', () => {
    * go to the driver's connection directly, past MikroORM's query log, so the log cannot see them.
    */
   const sent: string[] = [];
-  // The pg that MikroORM's driver loads (MikroORM 7's @mikro-orm/postgresql may have its own).
-  const pg = createRequire(require.resolve('@mikro-orm/postgresql'))('pg') as typeof import('pg');
-  const query = pg.Client.prototype.query;
+  // Every copy of pg the driver may load: the one beside @mikro-orm/postgresql (MikroORM 7's, or
+  // a nested one of an older 6.x) and the one knex requires on MikroORM 6.
+  const clients = [
+    ...new Set(
+      ['@mikro-orm/postgresql', '@mikro-orm/knex/package.json', 'knex/package.json'].flatMap(from => {
+        try {
+          const pg = createRequire(require.resolve(from))('pg') as typeof import('pg');
+          return [pg.Client.prototype];
+        } catch {
+          return [];
+        }
+      }),
+    ),
+  ];
+  const queries = clients.map(client => client.query);
 
   before(async () => {
     db = await createTestDatabase(__filename, testEntities, { events: { logger: silent } });
-    pg.Client.prototype.query = function (this: Client, ...args: unknown[]) {
-      const [config] = args as [string | { text: string }];
-      sent.push(typeof config === 'string' ? config : config.text);
-      return (query as (...args: unknown[]) => unknown).apply(this, args);
-    } as typeof query;
+    clients.forEach((client, index) => {
+      const query = queries[index];
+      client.query = function (this: Client, ...args: unknown[]) {
+        const [config] = args as [string | { text: string }];
+        sent.push(typeof config === 'string' ? config : config.text);
+        return (query as (...args: unknown[]) => unknown).apply(this, args);
+      } as typeof query;
+    });
   });
   after(async () => {
-    pg.Client.prototype.query = query;
+    clients.forEach((client, index) => (client.query = queries[index]));
     await db?.close();
   });
   beforeEach(async () => {
