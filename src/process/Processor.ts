@@ -76,7 +76,8 @@ export class Processor {
   private readonly retry: RetryPolicy;
   private finished?: Promise<Transaction>;
   /** MikroORM's context class, of the ORM's copy of core: found once. */
-  private transactionContext?: Promise<typeof TransactionContext>;
+  /** Found once, on the first handler call: then no handler call awaits it again. */
+  private transactionContext?: typeof TransactionContext;
   /** Made for the first class handler: function handlers need none. */
   private scope?: DependencyContainer;
 
@@ -315,8 +316,8 @@ export class Processor {
   ): Promise<void> {
     const { event } = attempt;
     const run = new HandlerRun(this.abortSignal, handler.timeout ?? this.config.handlerTimeout);
-    this.transactionContext ??= transactionContextOf(this.orm);
-    const handlerEm = new HandlerEntityManager(batch.em, handler.name, await this.transactionContext);
+    this.transactionContext ??= await transactionContextOf(this.orm);
+    const handlerEm = new HandlerEntityManager(batch.em, handler.name, this.transactionContext);
     const ctx = handlerContext(handlerEm, run, attempt.attempt, this.config.logger);
     batch.connection.isolate();
     let failure: Failure | undefined;
