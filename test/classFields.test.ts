@@ -4,6 +4,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { root } from './support/cli';
+import { commonJsModule } from './support/mikroOrmMajor';
 import { createTestDatabase, type TestDatabase } from './support/testDatabase';
 
 const APP = 'test/fixtures/classFields/app.ts';
@@ -69,7 +70,7 @@ describe('the event model pattern under both class-field semantics', () => {
             '.',
           ]
             .concat(['--target', 'ES2022', '--useDefineForClassFields', String(defineFields)])
-            .concat(['--module', 'node16', '--moduleResolution', 'node16', '--experimentalDecorators'])
+            .concat(['--module', commonJsModule, '--moduleResolution', 'node16', '--experimentalDecorators'])
             .concat(['--strict', '--noImplicitOverride', '--skipLibCheck', '--types', 'node']),
           { cwd: root, encoding: 'utf8' },
         );

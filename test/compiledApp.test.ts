@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { InvoiceEvent } from './fixtures/billing/src/billing/InvoiceEvent';
 import { Receipt } from './fixtures/billing/src/billing/Receipt';
 import { finished, root } from './support/cli';
+import { commonJsModule } from './support/mikroOrmMajor';
 import { createTestDatabase, type TestDatabase } from './support/testDatabase';
 
 const FIXTURE = join(__dirname, 'fixtures/billing');
@@ -14,7 +15,7 @@ const FIXTURE = join(__dirname, 'fixtures/billing');
 const BASE_TS_CONFIG = {
   compilerOptions: {
     target: 'ES2022',
-    module: 'node16',
+    module: commonJsModule,
     moduleResolution: 'node16',
     experimentalDecorators: true,
     useDefineForClassFields: false,

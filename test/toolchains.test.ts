@@ -4,6 +4,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { root } from './support/cli';
+import { commonJsModule } from './support/mikroOrmMajor';
 import { createTestDatabase, type TestDatabase } from './support/testDatabase';
 
 const APP = 'test/fixtures/toolchains/app.ts';
@@ -38,7 +39,7 @@ describe('user code compiled by each toolchain that emits decorator metadata', (
       [require.resolve('typescript/bin/tsc'), APP, '--outDir', OUT, '--rootDir', '.', '--target', 'ES2022']
         .concat([
           '--module',
-          'node16',
+          commonJsModule,
           '--moduleResolution',
           'node16',
           '--experimentalDecorators',

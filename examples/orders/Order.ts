@@ -1,4 +1,5 @@
-import { Entity, Enum, OptionalProps, PrimaryKey, Property } from '@mikro-orm/core';
+import { OptionalProps } from '@mikro-orm/core';
+import { Entity, Enum, PrimaryKey, Property } from './decorators';
 
 export type OrderStatus = 'pending' | 'paid' | 'failed' | 'shipped';
 

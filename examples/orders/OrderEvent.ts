@@ -1,5 +1,5 @@
-import { Entity, Enum, ManyToOne } from '@mikro-orm/core';
 import { EventModel } from 'mikro-orm-events';
+import { Entity, Enum, ManyToOne } from './decorators';
 import { Order } from './Order';
 import { OrderEvents, type OrderEventType } from './OrderEvents';
 
