@@ -19,6 +19,13 @@
  *
  * - `<!-- readme-check: skip <why> -->` just before a block leaves it unchecked. Nothing else
  *   does: the test fails on a block that is neither checked nor marked.
+ * - `<!-- readme-check: mikro-orm <major> … -->` (the rest, if any, is code for the block as above)
+ *   says that a block applies to that major of MikroORM only: it is checked when that major is
+ *   installed, against its types (CI has a leg for each major that package.json's peer range
+ *   names), and in place of any unmarked block for the same file. Directives of blocks that read
+ *   the same on both majors import MikroORM's decorators from the project's `./decorators`, which
+ *   re-exports them from where the installed major has them (`@mikro-orm/core` on 6,
+ *   `@mikro-orm/decorators/legacy` on 7).
  *
  * Also: ```json blocks must parse, and ```sh blocks must be valid shell whose
  * `mikro-orm-events events:*` commands exist with the flags they are given. Code in another
@@ -38,6 +45,7 @@ import { PurgeCommand } from '../src/cli/PurgeCommand';
 import { RequeueCommand } from '../src/cli/RequeueCommand';
 import { StatsCommand } from '../src/cli/StatsCommand';
 import { root } from './support/cli';
+import { mikroOrmMajor } from './support/mikroOrmMajor';
 
 interface Block {
   /** The README line of the opening fence, from 1. */
@@ -46,9 +54,12 @@ interface Block {
   code: string;
   /** The code of a `<!-- readme-check: … -->` comment just before the block, if any. */
   check?: string;
+  /** The MikroORM major that the block is for, if its comment names one. */
+  major?: number;
 }
 
 const DIRECTIVE = /<!--\s*readme-check:([\s\S]*?)-->\s*$/;
+const MAJOR = /^mikro-orm (\d+)\b\s*/;
 const PATH_COMMENT = /^\/\/ ((?:[\w.-]+\/)*[\w.-]+\.ts)\s*$/;
 
 /** The fenced blocks of a Markdown text, each with the directive comment before it. */
@@ -68,14 +79,20 @@ function codeBlocks(markdown: string): Block[] {
       k--;
     }
     let check: string | undefined;
+    let major: number | undefined;
     if (k >= 0 && lines[k].trimEnd().endsWith('-->')) {
       let start = k;
       while (start > 0 && !lines[start].includes('<!--')) {
         start--;
       }
       check = DIRECTIVE.exec(lines.slice(start, k + 1).join('\n'))?.[1].trim();
+      const named = check === undefined ? null : MAJOR.exec(check);
+      if (named) {
+        major = Number(named[1]);
+        check = check!.slice(named[0].length) || undefined;
+      }
     }
-    blocks.push({ line: i + 1, lang: open[1], code: lines.slice(i + 1, end).join('\n'), check });
+    blocks.push({ line: i + 1, lang: open[1], code: lines.slice(i + 1, end).join('\n'), check, major });
     i = end;
   }
   return blocks;
@@ -95,10 +112,35 @@ const UNCHECKED_CODE = new Set([
   'shell',
 ]);
 
+/** The MikroORM majors that package.json's peer range names (`^6.6.3 || ^7.2.1`: 6 and 7). */
+const SUPPORTED_MAJORS = [
+  ...(
+    JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
+      peerDependencies: Record<string, string>;
+    }
+  ).peerDependencies['@mikro-orm/core'].matchAll(/\^(\d+)\./g),
+].map(match => Number(match[1]));
+
+/** Where the installed MikroORM exports its decorators. */
+const DECORATORS = mikroOrmMajor >= 7 ? '@mikro-orm/decorators/legacy' : '@mikro-orm/core';
+
+/** The `// path` of a block that is a file of the project, if it is one. */
+const pathOf = (block: Block) => PATH_COMMENT.exec(block.code.split('\n')[0])?.[1];
+
 const blocks = codeBlocks(readFileSync(join(root, 'README.md'), 'utf8'));
 const tsBlocks = blocks.filter(block => block.lang === 'ts' || block.lang === 'typescript');
-const skipped = tsBlocks.filter(block => block.check?.startsWith('skip'));
-const checked = tsBlocks.filter(block => !skipped.includes(block));
+/** Blocks for the other major, checked on its own leg of CI. */
+const otherMajor = tsBlocks.filter(block => block.major !== undefined && block.major !== mikroOrmMajor);
+const skipped = tsBlocks.filter(block => !otherMajor.includes(block) && block.check?.startsWith('skip'));
+/** The files that a block for the installed major holds, in place of the unmarked block's. */
+const ownMajorPaths = new Set(tsBlocks.filter(block => block.major === mikroOrmMajor).map(pathOf));
+/** Unmarked blocks of those files. */
+const replaced = tsBlocks.filter(
+  block => block.major === undefined && pathOf(block) !== undefined && ownMajorPaths.has(pathOf(block)),
+);
+const checked = tsBlocks.filter(
+  block => !skipped.includes(block) && !otherMajor.includes(block) && !replaced.includes(block),
+);
 
 describe("the README's code", () => {
   const project = join(root, '.tmp', `readme-${process.pid}`);
@@ -114,7 +156,7 @@ describe("the README's code", () => {
     mkdirSync(join(project, 'node_modules'), { recursive: true });
     symlinkSync(root, join(project, 'node_modules', 'mikro-orm-events'), 'dir');
     for (const block of checked) {
-      const path = PATH_COMMENT.exec(block.code.split('\n')[0])?.[1];
+      const path = pathOf(block);
       let file = path ?? `readme.L${block.line}.ts`;
       assert.ok(
         !posix.normalize(file).startsWith('..'),
@@ -129,6 +171,12 @@ describe("the README's code", () => {
       mkdirSync(dirname(join(project, file)), { recursive: true });
       writeFileSync(join(project, file), code);
     }
+    // For directives: MikroORM's decorators, from where the installed major has them.
+    assert.ok(
+      !sources.has('decorators.ts'),
+      `README.md:${sources.get('decorators.ts')}: decorators.ts is the test's`,
+    );
+    writeFileSync(join(project, 'decorators.ts'), `export * from '${DECORATORS}';\n`);
     writeFileSync(
       join(project, 'tsconfig.json'),
       JSON.stringify(
@@ -159,11 +207,18 @@ describe("the README's code", () => {
   });
   after(() => rmSync(project, { recursive: true, force: true }));
 
-  it('checks every TypeScript block, but those marked to skip', () => {
+  it('checks every TypeScript block for the installed MikroORM, but those marked to skip', () => {
     assert.ok(checked.length > 0, 'no TypeScript block found in README.md');
-    // Every block is checked or marked, and each checked one became a file of its own.
-    assert.equal(checked.length + skipped.length, tsBlocks.length);
+    // Every block is checked, marked to skip, or checked on the other major's leg, and each
+    // checked one became a file of its own.
+    assert.equal(checked.length + skipped.length + otherMajor.length + replaced.length, tsBlocks.length);
     assert.equal(sources.size, checked.length);
+    for (const block of tsBlocks.filter(b => b.major !== undefined)) {
+      assert.ok(
+        SUPPORTED_MAJORS.includes(block.major!),
+        `README.md:${block.line}: MikroORM ${block.major} is not a major that package.json supports (${SUPPORTED_MAJORS.join(', ')})`,
+      );
+    }
     for (const block of blocks.filter(b => UNCHECKED_CODE.has(b.lang))) {
       assert.fail(`README.md:${block.line}: a \`${block.lang}\` block is not checked; write it as ts or sh`);
     }
