@@ -21,6 +21,7 @@ import { createTestDatabase, type TestDatabase } from './support/testDatabase';
 const EVENTS = 'mikro_orm_events_events';
 const OLDEST_DUE = 'mikro_orm_events_oldest_due_seconds';
 const DURATIONS = 'mikro_orm_events_handler_duration_seconds';
+const HANDLER_LAG = 'mikro_orm_events_handler_lag_seconds';
 
 type Families = ReturnType<typeof parsePrometheusTextFormat>;
 
@@ -52,7 +53,10 @@ describe('Prometheus metrics', () => {
 
   before(async () => {
     // `metrics: true`: the workers of this process record into prom-client's global registry.
-    db = await createTestDatabase(__filename, testEntities, { events: { logger: silent, metrics: true } });
+    // Retries wait ten minutes: a retrying event is not due again while the test runs.
+    db = await createTestDatabase(__filename, testEntities, {
+      events: { logger: silent, metrics: true, retry: { initialDelay: 600_000 } },
+    });
     handlerRegistry.clear();
     register(TestEvent, 'ok', function succeed() {});
     register(TestEvent, 'flaky', function wobble() {
@@ -62,6 +66,11 @@ describe('Prometheus metrics', () => {
       throw new NonRetryableError('never');
     });
     register(AuditEvent, 'audited', function record() {});
+    // Two handlers of one type: the relay succeeds, the other keeps failing.
+    register(TestEvent, 'pair', function relayOut() {});
+    register(TestEvent, 'pair', function slowPart() {
+      throw new Error('not yet');
+    });
 
     const em = db.orm.em.fork();
     for (let i = 0; i < 3; i++) {
@@ -72,6 +81,7 @@ describe('Prometheus metrics', () => {
     em.create(TestEvent, { type: 'unhandled' });
     em.create(TestEvent, { type: 'unhandled', runAt: new Date(Date.now() + 3_600_000) });
     em.create(AuditEvent, { type: 'audited' });
+    em.create(TestEvent, { type: 'pair', maxAttempts: 5 });
     await em.flush();
     // Due for two minutes by the database's clock, which the gauge reads.
     await em
@@ -81,7 +91,11 @@ describe('Prometheus metrics', () => {
       );
 
     const result = await processEvents(db.orm);
-    assert.deepEqual([result.processed, result.retried, result.dead], [4, 1, 1]);
+    assert.deepEqual([result.processed, result.retried, result.dead], [4, 2, 1]);
+    // The pair's retry has been due for a minute: slowPart lags, relayOut has done its part.
+    await em
+      .getConnection()
+      .execute(`update test_event set run_at = now() - interval '60 seconds' where type = 'pair'`);
   });
   after(async () => {
     for (const server of servers) {
@@ -104,16 +118,25 @@ describe('Prometheus metrics', () => {
         count('TestEvent', 'ok', 'processed'),
         count('TestEvent', 'ok', 'pending'),
         count('TestEvent', 'flaky', 'retrying'),
+        count('TestEvent', 'pair', 'retrying'),
         count('TestEvent', 'doomed', 'dead'),
         count('TestEvent', 'unhandled', 'pending'),
         count('TestEvent', 'unhandled', 'scheduled'),
         count('AuditEvent', 'audited', 'processed'),
       ],
-      [3, 0, 1, 1, 1, 1, 1],
+      [3, 0, 1, 1, 1, 1, 1, 1],
     );
     const waited = sample(families, OLDEST_DUE, { model: 'TestEvent', type: 'unhandled' });
     assert.ok(waited >= 120 && waited < 3600, `the unhandled event has been due for ${waited}s`);
     assert.equal(sample(families, OLDEST_DUE, { model: 'TestEvent', type: 'ok' }), 0);
+
+    const lag = (type: string, handler: string) =>
+      sample(families, HANDLER_LAG, { model: 'TestEvent', type, handler });
+    const slowPart = lag('pair', 'slowPart');
+    assert.ok(slowPart >= 60 && slowPart < 3600, `slowPart lags by ${slowPart}s`);
+    assert.deepEqual([lag('pair', 'relayOut'), lag('ok', 'succeed'), lag('doomed', 'refuse')], [0, 0, 0]);
+    // flaky's retry is not due yet (its backoff): waiting for it is not lagging.
+    assert.equal(lag('flaky', 'wobble'), 0);
 
     assert.equal(families.find(family => family.name === DURATIONS)?.type, 'HISTOGRAM');
     // The parser folds the series of a labelled histogram into one, without their labels: parsed
@@ -127,11 +150,13 @@ describe('Prometheus metrics', () => {
         calls('TestEvent', 'flaky', 'wobble', 'failed'),
         calls('TestEvent', 'doomed', 'refuse', 'failed'),
         calls('AuditEvent', 'audited', 'record', 'ok'),
+        calls('TestEvent', 'pair', 'relayOut', 'ok'),
+        calls('TestEvent', 'pair', 'slowPart', 'failed'),
       ],
-      [3, 1, 1, 1],
+      [3, 1, 1, 1, 1, 1],
     );
     const counts = series.filter(family => family.name === `${DURATIONS}_count`);
-    assert.equal(counts.flatMap(family => family.metrics).length, 4, 'no other handler was recorded');
+    assert.equal(counts.flatMap(family => family.metrics).length, 6, 'no other handler was recorded');
     assert.equal(
       sample(series, `${DURATIONS}_bucket`, {
         le: '+Inf',

@@ -1,5 +1,6 @@
 import type { MikroORM } from '@mikro-orm/core';
 import { countEvents } from '../ops/eventStats';
+import { handlerLag } from '../ops/handlerLag';
 import { EVENT_STATES, type EventState } from '../ops/EventState';
 import type { TypeStats } from '../ops/eventStats';
 import type { MetricsRegistry } from './MetricsRegistry';
@@ -16,7 +17,7 @@ const STATE_COUNTS: Record<EventState, (stats: TypeStats) => number> = {
 
 /**
  * The metrics of a scrape, in `registry`'s format: the events table's gauges, read from the
- * database now, then everything `registry` holds (the workers' handler durations of this process,
+ * database now (the per-handler lag for the handlers registered in this process), then everything `registry` holds (the workers' handler durations of this process,
  * and the app's own metrics when it is the global registry).
  *
  * The gauges live in a registry made for the scrape, so that a type whose events are all purged
@@ -44,6 +45,15 @@ export async function metricsText(
     labelNames: ['model', 'type'],
     registers: [scrape],
   });
+  const handlerLags = new client.Gauge({
+    name: 'mikro_orm_events_handler_lag_seconds',
+    help: 'Seconds the longest-waiting due event that a handler has not done yet has been due (0 when none), per handler registered in the serving process',
+    labelNames: ['model', 'type', 'handler'],
+    registers: [scrape],
+  });
+  for (const { model, type, handler, seconds } of await handlerLag(orm)) {
+    handlerLags.set({ model, type, handler }, seconds);
+  }
   for (const { model, types } of stats) {
     for (const type of types) {
       for (const state of EVENT_STATES) {
