@@ -30,6 +30,12 @@ function projectWithoutOptionalPeers(base: string): void {
   cpSync(join(root, 'package.json'), join(own, 'package.json'));
   cpSync(join(root, 'dist'), join(own, 'dist'), { recursive: true });
   cpSync(join(__dirname, 'fixtures/withoutOptionalPeers/app.ts'), join(base, 'app.ts'));
+  cpSync(join(__dirname, 'support/decorators.ts'), join(base, 'lib/decorators.ts'));
+  cpSync(join(__dirname, 'support/schema.ts'), join(base, 'lib/schema.ts'));
+  writeFileSync(
+    join(base, 'support.ts'),
+    "export { Entity, PrimaryKey, Property } from './lib/decorators';\nexport { refreshDatabase } from './lib/schema';\n",
+  );
   writeFileSync(
     join(base, 'tsconfig.json'),
     JSON.stringify({ compilerOptions: { experimentalDecorators: true, target: 'ES2022', module: 'node16' } }),
