@@ -27,6 +27,7 @@ export type EventsErrorCode =
   | 'INVALID_RULE'
   | 'INVALID_RUN_AT'
   | 'MISSING_OPTION'
+  | 'MISSING_PACKAGE'
   | 'NEST_MODULE_FAILED'
   | 'NEST_MODULE_NOT_FOUND'
   | 'NEST_MODULE_WITHOUT_ORM'
@@ -287,6 +288,13 @@ export class EventsError extends Error {
     return new EventsError(
       `The Nest module ${exportName} of ${file} provides no MikroORM: import MikroOrmModule.forRoot() or forRootAsync() from @mikro-orm/nestjs in it`,
       'NEST_MODULE_WITHOUT_ORM',
+    );
+  }
+
+  static missingPackage(name: string, feature: string): EventsError {
+    return new EventsError(
+      `${feature} needs the package ${name}, which cannot be loaded: install it (npm install ${name})`,
+      'MISSING_PACKAGE',
     );
   }
 

@@ -4,6 +4,7 @@ import { container as globalContainer, type DependencyContainer } from 'tsyringe
 import type { AutoEmitDefinition } from './emit/autoEmit';
 import { EventsError } from './EventsError';
 import { consoleLogger, type EventsLogger } from './EventsLogger';
+import type { WorkerMetricsOptions } from './metrics/MetricsRegistry';
 import type { EventsHooks } from './process/EventsHooks';
 
 /**
@@ -107,6 +108,14 @@ export interface EventsOptions {
   /** Callbacks after commit: processed, failed (to retry), dead, and per batch. */
   hooks?: EventsHooks;
   /**
+   * Record each handler call's duration in the prom-client histogram
+   * `mikro_orm_events_handler_duration_seconds` (labels `model`, `type`, `handler`, `outcome`):
+   * `true` for prom-client's global registry, or `{ registry }`. Needs `prom-client` installed.
+   * The dashboard's `/metrics` serves it when it runs in the same process as the worker.
+   * @default false
+   */
+  metrics?: boolean | WorkerMetricsOptions;
+  /**
    * Where progress and problems are written.
    * @default one line per message on stderr
    */
@@ -175,6 +184,8 @@ export interface ResolvedEventsConfig {
   /** `undefined`: the ORM's own connection settings. */
   listen?: string | false;
   hooks: EventsHooks;
+  /** `undefined`: no metrics. */
+  metrics?: WorkerMetricsOptions;
   logger: EventsLogger;
   heartbeatInterval: number;
   workerExpiry: number;
@@ -213,6 +224,7 @@ export function resolveEventsConfig(
     preparedStatements: checkBoolean('preparedStatements', options.preparedStatements ?? true),
     listen: checkListen(options.listen),
     hooks: options.hooks ?? {},
+    metrics: checkMetrics(options.metrics),
     logger: options.logger ?? consoleLogger,
     heartbeatInterval: positiveInteger('heartbeatInterval', options.heartbeatInterval ?? 5000),
     workerExpiry: positiveInteger('workerExpiry', options.workerExpiry ?? 30_000),
@@ -274,6 +286,29 @@ function checkListen(value: unknown): string | false | undefined {
     );
   }
   return value as string;
+}
+
+function checkMetrics(value: unknown): WorkerMetricsOptions | undefined {
+  if (value === undefined || value === false) {
+    return undefined;
+  }
+  if (value === true) {
+    return {};
+  }
+  const registry = (value as WorkerMetricsOptions | null)?.registry;
+  if (
+    typeof value !== 'object' ||
+    value === null ||
+    (registry !== undefined &&
+      typeof (registry as Partial<WorkerMetricsOptions['registry']>)?.metrics !== 'function')
+  ) {
+    throw EventsError.invalidOption(
+      'metrics',
+      value,
+      'true, false, or { registry } with a prom-client Registry',
+    );
+  }
+  return value as WorkerMetricsOptions;
 }
 
 function checkPath(name: string, value: unknown): string {

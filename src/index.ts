@@ -48,3 +48,5 @@ export type { EventSummary } from './ops/EventSummary';
 export type { ListFilter } from './ops/ListFilter';
 export { backfillEvents, type BackfillOptions } from './ops/backfillEvents';
 export { MAX_PARAMETERS_DEPTH } from './model/parametersProblem';
+export { injectTraceHeaders, traceparentFromHeaders } from './tracing/traceHeaders';
+export type { MetricsRegistry, WorkerMetricsOptions } from './metrics/MetricsRegistry';

@@ -49,6 +49,7 @@ describe('the event table', () => {
       priority: 'smallint 0',
       idempotency_key: 'character varying(255) null',
       completed_handlers: "text[] '{}'::text[]",
+      traceparent: 'text null',
     });
   });
 

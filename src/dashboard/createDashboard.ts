@@ -11,6 +11,9 @@ import { markProcessed } from '../ops/markProcessed';
 import type { ModelCount } from '../ops/changeEvents';
 import { requeueEvents } from '../ops/requeueEvents';
 import { countRequeueListed, requeueListed } from '../ops/requeueListed';
+import type { MetricsRegistry } from '../metrics/MetricsRegistry';
+import { metricsText } from '../metrics/metricsText';
+import { promClient } from '../metrics/promClient';
 import { eventModels } from '../process/eventModels';
 import { hostAllowed, hostPolicy } from './allowedHosts';
 import { SCRIPT, STYLESHEET } from './assets';
@@ -67,10 +70,20 @@ export interface DashboardOptions {
    * @default false
    */
   secureCookie?: boolean;
+  /**
+   * `GET /metrics` answers in the Prometheus text format (with prom-client installed; else 501),
+   * behind the same `token` or `basicAuth` and allowed hosts as the pages: the event tables'
+   * gauges, read from the database at each scrape, then everything in this registry (the handler
+   * durations that `events.metrics` makes workers of this process record, and the app's own
+   * metrics).
+   * @default prom-client's global `register`
+   */
+  metrics?: { registry?: MetricsRegistry };
 }
 
 /** The paths the dashboard serves, below its base path. */
-const DASHBOARD_PATH = /^\/(?:events(?:\/[^/]+\/\d+)?|requeue|actions|assets\/dashboard\.(?:css|js))?$/;
+const DASHBOARD_PATH =
+  /^\/(?:events(?:\/[^/]+\/\d+)?|requeue|actions|metrics|assets\/dashboard\.(?:css|js))?$/;
 
 type Handler = (req: IncomingMessage, res: ServerResponse, next?: (error?: unknown) => void) => void;
 
@@ -171,6 +184,9 @@ export function createDashboard(orm: MikroORM, options: DashboardOptions = {}): 
       const body = `<div id="overview" data-fragment="${esc(ctx.base)}/?fragment=overview">${fragment}</div>`;
       return send(res, 200, 'text/html', layout(ctx, 'Overview', body));
     }
+    if (path === '/metrics') {
+      return metrics(res);
+    }
     if (path === '/events') {
       const list = readListQuery(query);
       const page = await listEvents(orm, {
@@ -195,6 +211,21 @@ export function createDashboard(orm: MikroORM, options: DashboardOptions = {}): 
         : send(res, 404, 'text/html', layout(ctx, 'Not found', '<h2>No such event</h2>'));
     }
     return false;
+  }
+
+  /** The Prometheus scrape. */
+  async function metrics(res: ServerResponse): Promise<true> {
+    const client = promClient();
+    if (!client) {
+      return send(res, 501, 'text/plain', 'Metrics need the prom-client package: npm install prom-client');
+    }
+    const { contentType, body } = await metricsText(
+      orm,
+      client,
+      options.metrics?.registry ?? client.register,
+    );
+    // `send` adds the charset itself.
+    return send(res, 200, contentType.replace(/;\s*charset=[^;]*/i, ''), body);
   }
 
   /** Runs a posted action: requeue, mark processed or delete, on ids or on the filter. */

@@ -21,6 +21,7 @@ export function eventDetailPage(ctx: PageContext, detail: EventDetail): string {
     ['last failed attempt', when(event.lastErrorAt)],
     ['idempotency key', esc(event.idempotencyKey ?? '–')],
     ['completed handlers', esc(event.completedHandlers.join(', ') || '–')],
+    ['traceparent', esc(event.traceparent ?? '–')],
     ['registered handlers', esc(detail.handlers.join(', ') || 'none: the event stays pending')],
     ...Object.entries(event.links).map(([name, value]): [string, string] => [
       `linked ${esc(name)}`,

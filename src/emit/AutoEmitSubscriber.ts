@@ -1,4 +1,5 @@
 import {
+  type ChangeSet,
   ChangeSetType,
   type EntityMetadata,
   type EventSubscriber,
@@ -20,6 +21,7 @@ import { linkProperties } from '../model/eventLinks';
 import { EmissionRules, ruleMatches } from './EmissionRules';
 import { type EntityChange, entityChange } from './EntityChange';
 import { type InsertColumn, insertEvents, notifyNewEvents } from './insertEvents';
+import { activeTraceparent } from '../tracing/traceparent';
 
 /** A rule that matched a change in a flush, waiting for the entity's rows to be written. */
 interface Emission {
@@ -34,12 +36,16 @@ interface PendingFlush {
   emissions: Emission[];
   /** Entities the flush deletes: links to them are stored as NULL. */
   deleted: Set<object>;
+  /** The trace context of the span that flushed, if any: stored with each emitted event. */
+  traceparent: string | null;
 }
 
 /** How to write one event table's rows. */
 interface TableWriter {
   table: EventTable;
   columns: InsertColumn[];
+  /** `columns` and the traceparent's, for flushes in a span. */
+  tracedColumns: InsertColumn[];
   /** Link property name → its columns. */
   links: Map<string, { prop: EntityMetadata<EventModel>['props'][number]; columns: string[] }>;
   idempotencyKeyLength: number;
@@ -86,13 +92,13 @@ export class AutoEmitSubscriber implements EventSubscriber {
     this.pending.delete(uow);
     const emissions: Emission[] = [];
     const deleted = new Set<object>();
-    let writesEvents = false;
+    let created: ChangeSet<EventModel>[] | undefined;
     for (const changeSet of uow.getChangeSets()) {
       if (changeSet.type === ChangeSetType.DELETE || changeSet.type === ChangeSetType.DELETE_EARLY) {
         deleted.add(changeSet.entity);
       }
       if (changeSet.type === ChangeSetType.CREATE && changeSet.entity instanceof EventModel) {
-        writesEvents = true;
+        (created ??= []).push(changeSet as ChangeSet<any>);
       }
       const definitions = this.rules.for(changeSet.meta);
       if (definitions.length === 0) {
@@ -110,7 +116,7 @@ export class AutoEmitSubscriber implements EventSubscriber {
         }
       }
     }
-    if (emissions.length === 0 && !writesEvents) {
+    if (emissions.length === 0 && !created) {
       return;
     }
     // Without implicit transactions, MikroORM writes a flush outside a transaction statement by
@@ -120,7 +126,18 @@ export class AutoEmitSubscriber implements EventSubscriber {
     if (!em.isInTransaction() && !em.config.get('implicitTransactions')) {
       throw EventsError.eventsOutsideTransaction();
     }
-    this.pending.set(uow, { emissions, deleted });
+    // The span that flushes, read here: the flush runs in the caller's async context.
+    const traceparent = activeTraceparent();
+    if (traceparent) {
+      for (const changeSet of created ?? []) {
+        // One set before the flush is kept: an inbox sets the sender's.
+        if (changeSet.entity.traceparent === undefined) {
+          changeSet.entity.traceparent = traceparent;
+          changeSet.payload.traceparent = traceparent;
+        }
+      }
+    }
+    this.pending.set(uow, { emissions, deleted, traceparent });
   }
 
   /** A flush outside a transaction: its implicit transaction is about to commit. */
@@ -146,7 +163,11 @@ export class AutoEmitSubscriber implements EventSubscriber {
     for (const emission of pending.emissions) {
       const writer = this.writer(em, this.rules.eventMeta(emission.definition));
       const rows = byTable.get(writer) ?? [];
-      rows.push(this.row(writer, emission, pending.deleted));
+      const row = this.row(writer, emission, pending.deleted);
+      if (pending.traceparent) {
+        row[writer.table.columnName('traceparent')] = pending.traceparent;
+      }
+      rows.push(row);
       byTable.set(writer, rows);
     }
     if (byTable.size === 0) {
@@ -155,7 +176,10 @@ export class AutoEmitSubscriber implements EventSubscriber {
       return;
     }
     for (const [writer, rows] of byTable) {
-      await insertEvents(em, trx, writer.table, writer.columns, rows);
+      // The column is named only when there is a value for it, so that an app that traces
+      // nothing does not need it.
+      const columns = pending.traceparent ? writer.tracedColumns : writer.columns;
+      await insertEvents(em, trx, writer.table, columns, rows);
     }
   }
 
@@ -214,7 +238,8 @@ export class AutoEmitSubscriber implements EventSubscriber {
       links.set(prop.name, { prop, columns: prop.fieldNames });
       prop.fieldNames.forEach((name, index) => columns.push({ name, sqlType: prop.columnTypes[index] }));
     }
-    writer = { table, columns, links, idempotencyKeyLength: idempotencyKeyLength(meta) };
+    const tracedColumns = [...columns, { name: c('traceparent'), sqlType: 'text' }];
+    writer = { table, columns, tracedColumns, links, idempotencyKeyLength: idempotencyKeyLength(meta) };
     this.writers.set(meta, writer);
     return writer;
   }

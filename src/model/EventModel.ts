@@ -72,7 +72,8 @@ export abstract class EventModel<Type extends string = string> {
     | 'runAt'
     | 'priority'
     | 'idempotencyKey'
-    | 'completedHandlers';
+    | 'completedHandlers'
+    | 'traceparent';
 
   /** Identity; also the last tie-breaker of the claim order. */
   // A string in JS on every MikroORM version (7 maps `type: 'bigint'` to a JS bigint).
@@ -138,6 +139,14 @@ export abstract class EventModel<Type extends string = string> {
   /** Names of the handlers that already succeeded for this event; a retry skips them. */
   @Property({ type: 'string[]', defaultRaw: `'{}'` })
   completedHandlers: string[] = [];
+
+  /**
+   * The W3C `traceparent` of the span that was active when the event was written (with
+   * OpenTelemetry installed), so that its handlers' spans join that trace; null outside any
+   * span. A value set before the flush is kept (an inbox sets it from the message's headers).
+   */
+  @Property({ type: 'text', nullable: true })
+  traceparent?: string | null;
 }
 
 function quoteTable(table: string): string {

@@ -35,6 +35,7 @@ const EVENT_MODEL_PROPERTIES: Record<string, true> = Object.fromEntries(
     'priority',
     'idempotencyKey',
     'completedHandlers',
+    'traceparent',
   ].map(name => [name, true]),
 );
 

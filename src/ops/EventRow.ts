@@ -22,6 +22,8 @@ export interface EventRow {
   priority: number;
   idempotencyKey: string | null;
   completedHandlers: string[];
+  /** The W3C trace context the event was written in, or null. */
+  traceparent: string | null;
   /** Link property → its value: for a relation, the id of the linked entity. */
   links: Record<string, unknown>;
 }
@@ -51,6 +53,7 @@ export function toEventRow(em: EntityManager, table: EventTable, row: Record<str
     errorMessage: (data.errorMessage as string | null | undefined) ?? null,
     idempotencyKey: (data.idempotencyKey as string | null | undefined) ?? null,
     completedHandlers: (data.completedHandlers as string[] | null | undefined) ?? [],
+    traceparent: (data.traceparent as string | null | undefined) ?? null,
   };
 }
 

@@ -24,6 +24,7 @@ import { type BatchInfo, callHook } from './EventsHooks';
 import { handlerContext } from './handlerContext';
 import { HandlerEntityManager } from './HandlerEntityManager';
 import { transactionContextOf } from '../db/transactionContextOf';
+import { HandlerObserver, observed } from './HandlerObserver';
 import { HandlerRun } from './HandlerRun';
 import { RetryPolicy } from './RetryPolicy';
 
@@ -80,6 +81,8 @@ export class Processor {
   private transactionContext?: typeof TransactionContext;
   /** Made for the first class handler: function handlers need none. */
   private scope?: DependencyContainer;
+  /** Spans and durations of handler calls; undefined when neither is wanted. */
+  private readonly observer?: HandlerObserver;
 
   /**
    * @param abortSignal aborts the batch in flight: its handlers' `ctx.signal` fire and the
@@ -94,6 +97,7 @@ export class Processor {
   ) {
     this.table = new EventTable(meta, orm.em);
     this.retry = new RetryPolicy(config.retry, maxAttemptsOverride);
+    this.observer = HandlerObserver.create(meta, config);
   }
 
   /**
@@ -323,20 +327,22 @@ export class Processor {
     let failure: Failure | undefined;
     let inserts: object[] | undefined;
     try {
-      await handlerEm.run(async () => {
-        await run.limit(() =>
-          handler.kind === 'function'
-            ? handler.target(event, ctx)
-            : this.handlerScope().resolve(handler.target).handle(event, ctx),
-        );
-        const em = handlerEm.forked;
-        inserts = em && defer ? insertsOnly(em) : undefined;
-        if (em && !inserts) {
-          // In the handler's context too: lifecycle hooks and subscribers that use the global
-          // EntityManager during the flush write in the handler's savepoint.
-          await em.flush();
-        }
-      });
+      await observed(this.observer, event, handler.name, attempt.attempt, () =>
+        handlerEm.run(async () => {
+          await run.limit(() =>
+            handler.kind === 'function'
+              ? handler.target(event, ctx)
+              : this.handlerScope().resolve(handler.target).handle(event, ctx),
+          );
+          const em = handlerEm.forked;
+          inserts = em && defer ? insertsOnly(em) : undefined;
+          if (em && !inserts) {
+            // In the handler's context too: lifecycle hooks and subscribers that use the global
+            // EntityManager during the flush write in the handler's savepoint.
+            await em.flush();
+          }
+        }),
+      );
     } catch (error) {
       failure = this.failure(handler, error);
     } finally {

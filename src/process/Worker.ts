@@ -27,7 +27,7 @@ import { announcedModel, WorkerAnnouncement } from './WorkerAnnouncement';
 /** Options of a worker; each falls back to the `events` options of the ORM config. */
 export interface WorkerOptions extends Pick<
   EventsOptions,
-  'batchSize' | 'container' | 'logger' | 'hooks' | 'concurrency' | 'pollInterval' | 'listen'
+  'batchSize' | 'container' | 'logger' | 'hooks' | 'metrics' | 'concurrency' | 'pollInterval' | 'listen'
 > {
   /** Only these event types (each must have a handler). Default: every type with a handler. */
   types?: string[];
@@ -102,6 +102,7 @@ export class Worker {
       container: options.container,
       logger: options.logger,
       hooks: options.hooks,
+      metrics: options.metrics,
       concurrency: options.concurrency,
       pollInterval: options.pollInterval,
       listen: options.listen,
