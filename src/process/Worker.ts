@@ -7,6 +7,7 @@ import {
 } from '../config';
 import { takeClosedConnectionWarnings } from '../db/closedConnectionWarnings';
 import { poolMax } from '../db/poolMax';
+import { rollbackTransaction } from '../db/rollbackTransaction';
 import { EventsError } from '../EventsError';
 import { assertEventType } from '../model/AbstractEvents';
 import type { EventModel } from '../model/EventModel';
@@ -269,19 +270,20 @@ export class Worker {
       }
     }
     // Stopped while waiting: the transaction begun for the next batch is not needed.
-    await (await ahead)?.rollback().catch(() => undefined);
+    const begun = await ahead;
+    await (begun && rollbackTransaction(begun));
   }
 
   /** One batch of one model, within the remaining limit. Returns the events it claimed. */
   private async runBatch(target: Target, bisection: BatchBisection, begun?: EntityManager): Promise<number> {
     const size = Math.min(this.config.batchSize, this.remaining - this.reserved);
     if (size <= 0) {
-      await begun?.rollback().catch(() => undefined);
+      await (begun && rollbackTransaction(begun));
       return 0;
     }
     const types = this.announcement?.claimable(target.processor.meta, target.types) ?? target.types;
     if (types.length === 0) {
-      await begun?.rollback().catch(() => undefined);
+      await (begun && rollbackTransaction(begun));
       return 0;
     }
     this.reserved += size;
