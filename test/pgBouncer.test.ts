@@ -16,6 +16,7 @@ import { LISTENER_APPLICATION_NAME } from '../dist/db/listenConnection';
 import { Effect, TestEvent, testEntities } from './fixtures/entities';
 import { root, runCli } from './support/cli';
 import { PGBOUNCER, type PgBouncer, startPgBouncer } from './support/pgBouncer';
+import { clearDatabase } from './support/schema';
 import { DIRECT_URL, PGBOUNCER_URL, withDatabase } from './support/pgBouncerOptions';
 import { silent } from './support/silentLogger';
 import { createTestDatabase, type TestDatabase } from './support/testDatabase';
@@ -120,7 +121,7 @@ describe(
     afterEach(async () => {
       handlerRegistry.clear();
       await Promise.all(orms.splice(0).map(orm => orm.close(true)));
-      await db.orm.schema.clearDatabase();
+      await clearDatabase(db.orm);
     });
 
     /** An ORM whose connections go through PgBouncer. */
@@ -174,7 +175,7 @@ describe(
       assert.ok(failure instanceof Error, 'named prepared statements failed through PgBouncer');
       assert.match(failure.message, PREPARED_STATEMENT);
 
-      await db.orm.schema.clearDatabase();
+      await clearDatabase(db.orm);
       const unnamed = [
         await throughPgBouncer({ preparedStatements: false }),
         await throughPgBouncer({ preparedStatements: false }),

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { EntityManager, Transaction } from '@mikro-orm/core';
 import { logQuery, type Rows, sendQuery } from './sendQuery';
-import { compiledQuery, knexOf } from './sqlDriver';
+import { compiledQuery, knexOf, kyselyConnectionOf } from './sqlDriver';
 
 type Query = (...args: unknown[]) => Promise<{ rows?: Rows }>;
 
@@ -99,16 +99,7 @@ export class BatchConnection {
       return new BatchConnection(em, await trx!.client.acquireConnection(), 'query', named);
     }
     // MikroORM 7: the kysely connection the transaction holds.
-    const trx = em.getTransactionContext<
-      Transaction & {
-        getExecutor(): {
-          provideConnection<T>(use: (connection: DriverConnection) => Promise<T>): Promise<T>;
-        };
-      }
-    >();
-    const connection = await trx!
-      .getExecutor()
-      .provideConnection(async (connection: DriverConnection) => connection);
+    const connection = (await kyselyConnectionOf(em)) as unknown as DriverConnection;
     return new BatchConnection(em, connection, 'executeQuery', named);
   }
 

@@ -18,6 +18,20 @@ export interface KyselyRunner {
   executeQuery(query: CompiledQuery): Promise<{ rows?: Rows }>;
 }
 
+/**
+ * The kysely connection that `em`'s transaction holds (MikroORM 7), or undefined outside a
+ * transaction. Private internals, and why: kysely keeps a transaction's connection (and the pg
+ * client in it) to itself; its executor's `provideConnection()` is the one way to it, and every
+ * statement of the transaction goes through that connection's `executeQuery`.
+ * @internal
+ */
+export async function kyselyConnectionOf(em: EntityManager): Promise<KyselyRunner | undefined> {
+  const trx = em.getTransactionContext<{
+    getExecutor(): { provideConnection<T>(use: (connection: KyselyRunner) => Promise<T>): Promise<T> };
+  }>();
+  return trx?.getExecutor().provideConnection(async connection => connection);
+}
+
 /** A kysely compiled query (MikroORM 7). */
 export interface CompiledQuery {
   sql: string | { name: string; text: string };

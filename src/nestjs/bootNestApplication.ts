@@ -1,10 +1,10 @@
-import { type Configuration, MikroORM, Utils } from '@mikro-orm/core';
+import { type Configuration, MikroORM } from '@mikro-orm/core';
 import type { LoggerService, Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { resolveEventsConfig } from '../config';
 import { consoleLogger } from '../EventsLogger';
 import { EventsError } from '../EventsError';
-import { findAppModule } from '../registry/discoverHandlers';
+import { findAppModule, importModule } from '../registry/discoverHandlers';
 
 /** Whether this process is the CLI, which runs the workers itself: in-app workers stay off. */
 let workersRunByCli = false;
@@ -52,13 +52,16 @@ export async function bootNestApplication(config: Configuration): Promise<NestAp
   }
   let exported: Record<string, unknown>;
   try {
-    exported = await Utils.dynamicImport(found.file);
+    exported = (await importModule(found.file)) as Record<string, unknown>;
   } catch (error) {
     throw EventsError.nestModuleFailed(found.file, error);
   }
   const module = exported[exportName] as Type | undefined;
   if (typeof module !== 'function') {
-    throw EventsError.notANestModule(found.file, exportName, Object.keys(exported));
+    // The classes it exports: an import() of a CommonJS file adds `default` (the exports object)
+    // and `__esModule` to its names, which are no candidates.
+    const classes = Object.keys(exported).filter(name => typeof exported[name] === 'function');
+    throw EventsError.notANestModule(found.file, exportName, classes);
   }
   workersRunByCli = true;
   let app;

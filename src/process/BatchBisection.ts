@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/core';
+import { rollbackTransaction } from '../db/rollbackTransaction';
 import type { EventsLogger } from '../EventsLogger';
 import { storableText, MAX_ERROR_MESSAGE_LENGTH } from './errorMessage';
 import { FailedBatch } from './FailedBatch';
@@ -49,7 +50,7 @@ export class BatchBisection {
    */
   async runBatch(types: readonly string[], limit: number, begun?: EntityManager): Promise<BatchResult> {
     if (this.suspects) {
-      await begun?.rollback().catch(() => undefined);
+      await (begun && rollbackTransaction(begun));
       return this.bisect(types, this.suspects, this.failure!);
     }
     try {

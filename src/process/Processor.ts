@@ -18,6 +18,7 @@ import { claimEvents } from '../db/claimEvents';
 import { completeEvents, type EventOutcome } from '../db/completeEvents';
 import { flushInserts, insertsOnly } from '../db/deferredInserts';
 import { endedTransaction } from '../db/endedTransaction';
+import { rollbackTransaction } from '../db/rollbackTransaction';
 import { errorMessage } from './errorMessage';
 import { type BatchStage, FailedBatch } from './FailedBatch';
 import { type BatchInfo, callHook } from './EventsHooks';
@@ -424,11 +425,11 @@ export class Processor {
 }
 
 /**
- * Undoes a batch as a whole. A rollback that fails too (connection gone) changes nothing, since
- * PostgreSQL discards the transaction with the connection.
+ * Undoes a batch as a whole, and gives its connection back to the pool, even a closed one (see
+ * rollbackTransaction).
  */
 async function rollback(em: EntityManager): Promise<undefined> {
-  await em.rollback().catch(() => undefined);
+  await rollbackTransaction(em);
   return undefined;
 }
 

@@ -7,6 +7,7 @@ import {
 } from '../config';
 import { takeClosedConnectionWarnings } from '../db/closedConnectionWarnings';
 import { poolMax } from '../db/poolMax';
+import { rollbackTransaction } from '../db/rollbackTransaction';
 import { EventsError } from '../EventsError';
 import { assertEventType } from '../model/AbstractEvents';
 import type { EventModel } from '../model/EventModel';
@@ -123,43 +124,52 @@ export class Worker {
       throw EventsError.workerAlreadyStarted();
     }
     this.started = performance.now();
-    const modules = await loadHandlers(this.orm);
-    const targets = this.plan(modules);
-    // Announce the handlers before claiming anything, so that no type is claimed by a worker that
-    // lacks a handler another live worker runs (a rolling deploy).
-    this.announcement = new WorkerAnnouncement(
-      this.orm,
-      targets.map(target => announcedModel(this.orm, target.processor.meta, target.types)),
-      this.config,
-      this.config.logger,
-      () => this.wakeUp.notify(),
-    );
-    await this.announcement.start(!this.once);
-    if (!this.once) {
-      const { listen, pollInterval } = this.config;
-      if (listen !== false) {
-        this.listener = new NotificationListener(
-          this.orm,
-          () => this.wakeUp.notify(),
-          this.config.logger,
-          listen,
-        );
-        await this.listener.start().catch(async error => {
-          await this.announcement?.stop();
-          throw error;
-        });
-      }
-      const models = targets.map(target => target.processor.meta.className).join(', ');
-      const wakeUps =
-        listen === false
-          ? `polling every ${pollInterval} ms, without LISTEN (listen: false)`
-          : `listening on ${EVENTS_CHANNEL}` + (listen ? ` at ${listenHost(listen)} (the listen URL)` : '');
-      this.config.logger.info(
-        `worker started: ${this.config.concurrency} batch loop(s) on ${models}, ${wakeUps}` +
-          (await this.unhandledTypes()),
-      );
-    }
+    // From the start: a pooled connection the server closes while the worker starts (its idle
+    // timeouts can be shorter than a start under load) is said once, as later ones are.
     this.giveBackWarnings = takeClosedConnectionWarnings(this.orm, this.config.logger);
+    let targets: Target[];
+    try {
+      const modules = await loadHandlers(this.orm);
+      targets = this.plan(modules);
+      // Announce the handlers before claiming anything, so that no type is claimed by a worker that
+      // lacks a handler another live worker runs (a rolling deploy).
+      this.announcement = new WorkerAnnouncement(
+        this.orm,
+        targets.map(target => announcedModel(this.orm, target.processor.meta, target.types)),
+        this.config,
+        this.config.logger,
+        () => this.wakeUp.notify(),
+      );
+      await this.announcement.start(!this.once);
+      if (!this.once) {
+        const { listen, pollInterval } = this.config;
+        if (listen !== false) {
+          this.listener = new NotificationListener(
+            this.orm,
+            () => this.wakeUp.notify(),
+            this.config.logger,
+            listen,
+          );
+          await this.listener.start().catch(async error => {
+            await this.announcement?.stop();
+            throw error;
+          });
+        }
+        const models = targets.map(target => target.processor.meta.className).join(', ');
+        const wakeUps =
+          listen === false
+            ? `polling every ${pollInterval} ms, without LISTEN (listen: false)`
+            : `listening on ${EVENTS_CHANNEL}` + (listen ? ` at ${listenHost(listen)} (the listen URL)` : '');
+        this.config.logger.info(
+          `worker started: ${this.config.concurrency} batch loop(s) on ${models}, ${wakeUps}` +
+            (await this.unhandledTypes()),
+        );
+      }
+    } catch (error) {
+      this.giveBackWarnings();
+      this.giveBackWarnings = undefined;
+      throw error;
+    }
     const loops = Array.from({ length: this.config.concurrency }, () => this.loop(targets));
     this.finished = Promise.all(loops).then(
       async () => this.finish(),
@@ -270,19 +280,20 @@ export class Worker {
       }
     }
     // Stopped while waiting: the transaction begun for the next batch is not needed.
-    await (await ahead)?.rollback().catch(() => undefined);
+    const begun = await ahead;
+    await (begun && rollbackTransaction(begun));
   }
 
   /** One batch of one model, within the remaining limit. Returns the events it claimed. */
   private async runBatch(target: Target, bisection: BatchBisection, begun?: EntityManager): Promise<number> {
     const size = Math.min(this.config.batchSize, this.remaining - this.reserved);
     if (size <= 0) {
-      await begun?.rollback().catch(() => undefined);
+      await (begun && rollbackTransaction(begun));
       return 0;
     }
     const types = this.announcement?.claimable(target.processor.meta, target.types) ?? target.types;
     if (types.length === 0) {
-      await begun?.rollback().catch(() => undefined);
+      await (begun && rollbackTransaction(begun));
       return 0;
     }
     this.reserved += size;

@@ -231,8 +231,8 @@ const utils = Utils as unknown as {
   detectTypeScriptSupport?: () => boolean;
 };
 
-/** Imports a module file as MikroORM imports the user's modules (config, entities). */
-function importModule(file: string): Promise<unknown> {
+/** Imports a module file as MikroORM imports the user's modules (config, entities). @internal */
+export function importModule(file: string): Promise<unknown> {
   return utils.dynamicImport ? utils.dynamicImport(file) : import(pathToFileURL(file).href);
 }
 
