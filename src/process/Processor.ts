@@ -16,7 +16,7 @@ import { EventTable } from '../sql/EventTable';
 import { BatchConnection } from '../db/BatchConnection';
 import { claimEvents } from '../db/claimEvents';
 import { completeEvents, type EventOutcome } from '../db/completeEvents';
-import { flushInserts, insertsOnly } from '../db/deferredInserts';
+import { type DeferredWrites, deferrableWrites, entityKey, flushWrites } from '../db/deferredInserts';
 import { endedTransaction } from '../db/endedTransaction';
 import { errorMessage } from './errorMessage';
 import { type BatchStage, FailedBatch } from './FailedBatch';
@@ -36,6 +36,24 @@ interface Batch {
   connection: BatchConnection;
   /** Handlers whose new entities wait for the end of the batch (`flush: 'batch'`). */
   deferred: DeferredHandler[];
+  /**
+   * Handlers whose updates and deletes (with their inserts) wait for the next statement sent in
+   * the batch, or its end (`flush: 'batch'`).
+   */
+  pending: PendingHandler[];
+  /** The rows `pending` changes (see entityKey). */
+  pendingKeys: Set<string>;
+  /** The write of `pending` under way. */
+  writing?: Promise<void>;
+  /** Handlers whose held-back writes failed when written with others': run again, alone, at the end. */
+  rerun: PendingHandler[];
+}
+
+/** A handler that succeeded and whose writes are still to be sent. */
+interface PendingHandler {
+  handler: RegisteredHandler;
+  attempt: EventAttempt;
+  writes: DeferredWrites;
 }
 
 /** One event's attempt in a batch, as its handlers run. */
@@ -134,7 +152,9 @@ export class Processor {
     let outcomes: EventOutcome[];
     let stage: BatchStage = 'while running its handlers';
     try {
-      const batch: Batch = { em, connection, deferred: [] };
+      const batch: Batch = { em, connection, deferred: [], pending: [], pendingKeys: new Set(), rerun: [] };
+      // Nothing a handler reads from the database may miss what earlier handlers wrote.
+      connection.beforeStatement = () => (batch.pending.length > 0 ? this.writePending(batch) : undefined);
       const attempts = events.map(event => ({
         event,
         attempt: event.attempts + 1,
@@ -238,29 +258,63 @@ export class Processor {
   }
 
   /**
-   * Inserts the new entities of the batch's `flush: 'batch'` handlers together, in a savepoint.
-   * If that fails, it is undone and those handlers run again one by one, each flushed when it
-   * returns, so that the failure is pinned on the handler that causes it.
+   * Writes what the batch's `flush: 'batch'` handlers held back, together, in a savepoint. If
+   * that fails, it is undone and those handlers run again one by one, each flushed when it
+   * returns, so that the failure is pinned on the handler that causes it; so do handlers whose
+   * held-back writes failed earlier in the batch.
    */
   private async insertDeferred(batch: Batch): Promise<void> {
-    const deferred = batch.deferred.splice(0);
-    const entities = deferred.flatMap(item => item.entities);
-    if (entities.length === 0) {
-      return;
+    await batch.writing;
+    const held = [
+      ...batch.pending.splice(0),
+      ...batch.deferred.splice(0).map(({ handler, attempt, entities }) => ({
+        handler,
+        attempt,
+        writes: { inserts: entities, updates: [], removals: [] },
+      })),
+    ];
+    batch.pendingKeys.clear();
+    const rerun = batch.rerun.splice(0);
+    if (held.length > 0) {
+      batch.connection.isolate();
+      try {
+        await flushWrites(
+          batch.em,
+          held.map(item => item.writes),
+        );
+        batch.connection.keep();
+      } catch {
+        this.abortSignal.throwIfAborted();
+        await batch.connection.undo();
+        rerun.push(...held);
+      }
     }
-    batch.connection.isolate();
-    try {
-      await flushInserts(batch.em, entities);
-      batch.connection.keep();
-      return;
-    } catch {
-      this.abortSignal.throwIfAborted();
-      await batch.connection.undo();
-    }
-    for (const { handler, attempt } of deferred) {
+    for (const { handler, attempt } of rerun) {
       attempt.completed.splice(attempt.completed.indexOf(handler.name), 1);
       await this.runHandler(handler, attempt, batch, false);
     }
+  }
+
+  /**
+   * Sends the updates and deletes that handlers held back, before a statement of the batch that
+   * might read their rows, aside from the running handler's savepoint (they are not its writes).
+   * If they fail, they are undone, and their handlers run again, alone, at the end of the batch.
+   */
+  private writePending(batch: Batch): Promise<void> {
+    batch.writing ??= (async () => {
+      const pending = batch.pending.splice(0);
+      batch.pendingKeys.clear();
+      const written = await batch.connection.aside(() =>
+        flushWrites(
+          batch.em,
+          pending.map(item => item.writes),
+        ),
+      );
+      if (!written) {
+        batch.rerun.push(...pending);
+      }
+    })().finally(() => (batch.writing = undefined));
+    return batch.writing;
   }
 
   /** How the event's attempt ends, from its handlers' results. */
@@ -321,7 +375,7 @@ export class Processor {
     const ctx = handlerContext(handlerEm, run, attempt.attempt, this.config.logger);
     batch.connection.isolate();
     let failure: Failure | undefined;
-    let inserts: object[] | undefined;
+    let writes: DeferredWrites | undefined;
     try {
       await handlerEm.run(async () => {
         await run.limit(() =>
@@ -330,8 +384,8 @@ export class Processor {
             : this.handlerScope().resolve(handler.target).handle(event, ctx),
         );
         const em = handlerEm.forked;
-        inserts = em && defer ? insertsOnly(em) : undefined;
-        if (em && !inserts) {
+        writes = em && defer ? deferrableWrites(em) : undefined;
+        if (em && !writes) {
           // In the handler's context too: lifecycle hooks and subscribers that use the global
           // EntityManager during the flush write in the handler's savepoint.
           await em.flush();
@@ -356,8 +410,31 @@ export class Processor {
     }
     batch.connection.keep();
     attempt.completed.push(handler.name);
-    if (inserts && inserts.length > 0) {
-      batch.deferred.push({ handler, attempt, entities: inserts });
+    if (writes) {
+      await this.holdBack(batch, { handler, attempt, writes });
+    }
+  }
+
+  /**
+   * Keeps a successful handler's writes for later: new entities alone for the end of the batch,
+   * updates and deletes (with the new entities beside them) for the next statement. Two copies
+   * of one row cannot wait together: if one is already waiting, it is written first.
+   */
+  private async holdBack(batch: Batch, held: PendingHandler): Promise<void> {
+    const { inserts, updates, removals } = held.writes;
+    if (updates.length === 0 && removals.length === 0) {
+      if (inserts.length > 0) {
+        batch.deferred.push({ handler: held.handler, attempt: held.attempt, entities: inserts });
+      }
+      return;
+    }
+    const keys = [...updates, ...removals].map(entityKey);
+    if (keys.some(key => batch.pendingKeys.has(key))) {
+      await this.writePending(batch);
+    }
+    batch.pending.push(held);
+    for (const key of keys) {
+      batch.pendingKeys.add(key);
     }
   }
 
