@@ -25,7 +25,15 @@ import { handlerContext } from './handlerContext';
 import { HandlerEntityManager } from './HandlerEntityManager';
 import { transactionContextOf } from '../db/transactionContextOf';
 import { HandlerRun } from './HandlerRun';
+import { LinkedEntities } from './LinkedEntities';
 import { RetryPolicy } from './RetryPolicy';
+
+/**
+ * Handlers that have used their EntityManager: the entities their events link to are loaded
+ * when a batch starts (see LinkedEntities), and for no others, since most handlers never touch
+ * the database.
+ */
+const handlersUsingEm = new WeakSet<RegisteredHandler>();
 
 /** What one batch did. */
 export type BatchResult = Omit<BatchInfo, 'model'>;
@@ -47,6 +55,8 @@ interface Batch {
   writing?: Promise<void>;
   /** Handlers whose held-back writes failed when written with others': run again, alone, at the end. */
   rerun: PendingHandler[];
+  /** The entities the events link to, for the handlers' EntityManagers. */
+  linked?: LinkedEntities;
 }
 
 /** A handler that succeeded and whose writes are still to be sent. */
@@ -153,8 +163,19 @@ export class Processor {
     let stage: BatchStage = 'while running its handlers';
     try {
       const batch: Batch = { em, connection, deferred: [], pending: [], pendingKeys: new Set(), rerun: [] };
-      // Nothing a handler reads from the database may miss what earlier handlers wrote.
-      connection.beforeStatement = () => (batch.pending.length > 0 ? this.writePending(batch) : undefined);
+      connection.beforeStatement = sql => {
+        if (batch.linked && !/^\s*select\b/i.test(sql)) {
+          batch.linked.clear();
+        }
+        // Nothing a handler reads from the database may miss what earlier handlers wrote.
+        return batch.pending.length > 0 ? this.writePending(batch) : undefined;
+      };
+      const usingEm = events.filter(event =>
+        handlerRegistry.get(this.meta.class, event.type).some(handler => handlersUsingEm.has(handler)),
+      );
+      if (usingEm.length > 0) {
+        batch.linked = await LinkedEntities.load(em, this.meta, usingEm);
+      }
       const attempts = events.map(event => ({
         event,
         attempt: event.attempts + 1,
@@ -371,7 +392,11 @@ export class Processor {
     const { event } = attempt;
     const run = new HandlerRun(this.abortSignal, handler.timeout ?? this.config.handlerTimeout);
     this.transactionContext ??= await transactionContextOf(this.orm);
-    const handlerEm = new HandlerEntityManager(batch.em, handler.name, this.transactionContext);
+    let seeded: string[] = [];
+    const handlerEm = new HandlerEntityManager(batch.em, handler.name, this.transactionContext, em => {
+      handlersUsingEm.add(handler);
+      seeded = batch.linked?.seed(em, event) ?? [];
+    });
     const ctx = handlerContext(handlerEm, run, attempt.attempt, this.config.logger);
     batch.connection.isolate();
     let failure: Failure | undefined;
@@ -405,6 +430,8 @@ export class Processor {
       // The handler's writes vanish, and a DB error it hit no longer aborts the batch
       // transaction. If this fails, the connection is gone: the batch fails.
       await batch.connection.undo();
+      // It may have changed its copies in place: they are no longer the rows.
+      batch.linked?.forget(seeded);
       attempt.failures.push(failure);
       return;
     }
@@ -429,6 +456,7 @@ export class Processor {
       return;
     }
     const keys = [...updates, ...removals].map(entityKey);
+    batch.linked?.forget(keys);
     if (keys.some(key => batch.pendingKeys.has(key))) {
       await this.writePending(batch);
     }
