@@ -56,7 +56,7 @@ export interface EventsOptions {
   container?: DependencyContainer;
   /**
    * Events claimed, and processed in one transaction, per batch.
-   * @default 100
+   * @default 500
    */
   batchSize?: number;
   /**
