@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
+import { OptionalProps } from '@mikro-orm/core';
 import { EventModel, handlerRegistry, processEvents, register } from 'mikro-orm-events';
 import { Entity, ManyToOne, PrimaryKey, Property } from './support/decorators';
 import { Effect, testEntities } from './fixtures/entities';
@@ -9,6 +10,8 @@ import { clearDatabase } from './support/schema';
 
 @Entity({ tableName: 'linked_order' })
 class LinkedOrder {
+  [OptionalProps]?: 'paid';
+
   @PrimaryKey({ type: 'integer' })
   id!: number;
 
