@@ -56,11 +56,9 @@ export class LinkedEntities {
       }
       const pk = target.primaryKeys[0];
       // By class: MikroORM 7's driver takes no entity names (6's takes both).
-      const found = await em
-        .getDriver()
-        .find(target.class as never, { [pk]: { $in: [...ids] } } as never, {
-          ctx: em.getTransactionContext(),
-        });
+      const found = await em.getDriver().find(target.class as never, { [pk]: { $in: [...ids] } } as never, {
+        ctx: em.getTransactionContext(),
+      });
       for (const data of found) {
         linked.rows.set(`${target.className}:${String((data as Record<string, unknown>)[pk])}`, {
           meta: target,
