@@ -174,7 +174,12 @@ export class Processor {
         handlerRegistry.get(this.meta.class, event.type).some(handler => handlersUsingEm.has(handler)),
       );
       if (usingEm.length > 0) {
-        batch.linked = await LinkedEntities.load(em, this.meta, usingEm);
+        // Only a help, in a savepoint of its own: if it fails, each handler loads what it needs.
+        let linked: LinkedEntities | undefined;
+        const loaded = await connection.aside(async () => {
+          linked = await LinkedEntities.load(em, this.meta, usingEm);
+        });
+        batch.linked = loaded ? linked : undefined;
       }
       const attempts = events.map(event => ({
         event,
