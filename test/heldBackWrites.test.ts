@@ -3,7 +3,7 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import { OptionalProps } from '@mikro-orm/core';
 import { EventModel, handlerRegistry, processEvents, register } from 'mikro-orm-events';
 import { Entity, ManyToOne, PrimaryKey, Property } from './support/decorators';
-import { Effect, testEntities } from './fixtures/entities';
+import { Effect, Ticket, testEntities } from './fixtures/entities';
 import { silent } from './support/silentLogger';
 import { createTestDatabase, type TestDatabase } from './support/testDatabase';
 import { clearDatabase } from './support/schema';
@@ -163,5 +163,35 @@ describe('writes held back for the batch', () => {
 
     assert.deepEqual(counted, [1], "only recordNow's row is in the database yet");
     assert.equal(await db.orm.em.fork().count(Effect, {}), 2, 'both rows commit');
+  });
+
+  it('when held-back updates fail together, their handler runs again alone and only the culprit fails', async () => {
+    await db.orm.em.fork().insertMany(Ticket, [
+      { id: 1, code: 'a' },
+      { id: 2, code: 'b' },
+      { id: 3, code: 'c' },
+      { id: 4, code: 'taken' },
+    ]);
+    const calls: string[] = [];
+    register(OrderEvent, 'renamed', async function rename(event, ctx) {
+      const [id, code] = String(event.parameters.code).split('=');
+      calls.push(id);
+      const ticket = await ctx.em.findOneOrFail(Ticket, Number(id));
+      ticket.code = code;
+    });
+    const events = await addOrderEvents('renamed', ['1=x', '2=taken', '3=y']);
+
+    const result = await processEvents(db.orm, { batchSize: 10 });
+
+    assert.deepEqual([result.batches, result.processed, result.dead], [1, 2, 1]);
+    // The second rename fails when it is written, before the third's SELECT: it runs again,
+    // alone, at the end of the batch, and fails there.
+    assert.deepEqual(calls, ['1', '2', '3', '2']);
+    const codes = (await db.orm.em.fork().find(Ticket, {}, { orderBy: { id: 'asc' } })).map(
+      ticket => ticket.code,
+    );
+    assert.deepEqual(codes, ['x', 'b', 'y', 'taken']);
+    const failed = await db.orm.em.fork().findOneOrFail(OrderEvent, events[1].id);
+    assert.match(failed.errorMessage ?? '', /^rename: .*unique/i);
   });
 });
