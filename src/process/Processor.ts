@@ -34,6 +34,8 @@ import { RetryPolicy } from './RetryPolicy';
  * the database.
  */
 const handlersUsingEm = new WeakSet<RegisteredHandler>();
+/** How many handlers `handlersUsingEm` has learnt of, so far. */
+let handlersLearned = 0;
 
 /** What one batch did. */
 export type BatchResult = Omit<BatchInfo, 'model'>;
@@ -170,25 +172,22 @@ export class Processor {
         // Nothing a handler reads from the database may miss what earlier handlers wrote.
         return batch.pending.length > 0 ? this.writePending(batch) : undefined;
       };
-      const usingEm = events.filter(event =>
-        handlerRegistry.get(this.meta.class, event.type).some(handler => handlersUsingEm.has(handler)),
-      );
-      if (usingEm.length > 0) {
-        // Only a help, in a savepoint of its own: if it fails, each handler loads what it needs.
-        let linked: LinkedEntities | undefined;
-        const loaded = await connection.aside(async () => {
-          linked = await LinkedEntities.load(em, this.meta, usingEm);
-        });
-        batch.linked = loaded ? linked : undefined;
-      }
+      let learned = handlersLearned;
+      await this.loadLinked(batch, events);
       const attempts = events.map(event => ({
         event,
         attempt: event.attempts + 1,
         completed: [...event.completedHandlers],
         failures: [],
       }));
-      for (const attempt of attempts) {
+      for (const [index, attempt] of attempts.entries()) {
         await this.runHandlers(attempt, batch);
+        if (learned !== handlersLearned) {
+          // A handler has just shown that it uses its EntityManager: the rest of the batch
+          // need not wait for the next batch to find their linked entities loaded.
+          learned = handlersLearned;
+          await this.loadLinked(batch, events.slice(index + 1));
+        }
       }
       await this.insertDeferred(batch);
       this.abortSignal.throwIfAborted();
@@ -281,6 +280,28 @@ export class Processor {
         await this.runHandler(handler, attempt, batch, handler.flush === 'batch');
       }
     }
+  }
+
+  /**
+   * Loads the entities that `events` of types whose handlers use their EntityManager link to
+   * (see LinkedEntities), after the writes held back so far, which the rows must include. Only a
+   * help, in a savepoint of its own: if it fails, each handler loads what it needs.
+   */
+  private async loadLinked(batch: Batch, events: EventModel[]): Promise<void> {
+    const usingEm = events.filter(event =>
+      handlerRegistry.get(this.meta.class, event.type).some(handler => handlersUsingEm.has(handler)),
+    );
+    if (usingEm.length === 0) {
+      return;
+    }
+    if (batch.pending.length > 0) {
+      await this.writePending(batch);
+    }
+    let linked: LinkedEntities | undefined;
+    const loaded = await batch.connection.aside(async () => {
+      linked = await LinkedEntities.load(batch.em, this.meta, usingEm);
+    });
+    batch.linked = loaded ? linked : undefined;
   }
 
   /**
@@ -399,7 +420,10 @@ export class Processor {
     this.transactionContext ??= await transactionContextOf(this.orm);
     let seeded: string[] = [];
     const handlerEm = new HandlerEntityManager(batch.em, handler.name, this.transactionContext, em => {
-      handlersUsingEm.add(handler);
+      if (!handlersUsingEm.has(handler)) {
+        handlersUsingEm.add(handler);
+        handlersLearned++;
+      }
       seeded = batch.linked?.seed(em, event) ?? [];
     });
     const ctx = handlerContext(handlerEm, run, attempt.attempt, this.config.logger);
