@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
 import type { EntityManager, Transaction } from '@mikro-orm/core';
 import { logQuery, type Rows, sendQuery } from './sendQuery';
@@ -22,6 +23,15 @@ const statementNames = new Map<string, string>();
 /** The name every savepoint of the batch takes; at most one is open at a time. */
 const SAVEPOINT = 'mikro_orm_events_handler';
 
+/** The savepoint of writes sent aside (see `aside`), inside whichever handler savepoint is open. */
+const ASIDE_SAVEPOINT = 'mikro_orm_events_writes';
+
+/**
+ * Called with the SQL of each statement that reaches the connection (not those sent aside); a
+ * promise it returns is awaited before the statement is sent.
+ */
+export type BeforeStatement = (sql: string) => Promise<void> | undefined;
+
 /**
  * The connection of a batch transaction, and the savepoints that isolate its handlers.
  *
@@ -45,7 +55,7 @@ const SAVEPOINT = 'mikro_orm_events_handler';
  * (`getExecutor().provideConnection()`; kysely keeps the pg client private) and wraps its
  * `executeQuery`, through which every statement of the transaction passes; a named statement is
  * pg's `{ name, text }` as the compiled query's `sql` (see compiledQuery). Every statement sent here is still logged, and its errors converted, as MikroORM's
- * own are (see sendQuery). The interface (`of`, `prepared`, `isolate`, `keep`, `undo`,
+ * own are (see sendQuery). The interface (`of`, `prepared`, `isolate`, `keep`, `undo`, `aside`, `beforeStatement`,
  * `detach`) names no driver type, so that another driver's implementation can replace this one.
  * @internal
  */
@@ -57,6 +67,10 @@ export class BatchConnection {
   /** The running handler has sent a statement. */
   private sent = false;
   private readonly original: Send;
+  /** Set while `aside()` runs its writes: their statements pass straight through. */
+  private readonly asideScope = new AsyncLocalStorage<true>();
+  /** See `BeforeStatement`. */
+  beforeStatement?: BeforeStatement;
 
   private constructor(
     private readonly em: EntityManager,
@@ -75,7 +89,7 @@ export class BatchConnection {
         : (sql, values = [], name) =>
             original.call(connection, compiledQuery(name ? { name, text: sql } : sql, values));
     // An own property over the driver's prototype method; `detach()` deletes it.
-    connection[method] = (...args: unknown[]) => {
+    const through = (args: unknown[]) => {
       if (this.isolating && !this.sent) {
         this.sent = true;
         this.send(
@@ -84,6 +98,20 @@ export class BatchConnection {
         this.open = true;
       }
       return original.apply(connection, args);
+    };
+    connection[method] = (...args: unknown[]) => {
+      if (this.asideScope.getStore()) {
+        return original.apply(connection, args);
+      }
+      // The savepoint logic runs when the statement is really sent, after what it waits for.
+      const wait = this.beforeStatement?.(statementText(args[0]));
+      // If what it waited for failed, the statement is still sent, to fail or succeed as it may.
+      return wait
+        ? wait.then(
+            () => through(args),
+            () => through(args),
+          )
+        : through(args);
     };
   }
 
@@ -160,11 +188,47 @@ export class BatchConnection {
     }
   }
 
+  /**
+   * Runs `write` with its statements sent straight to the connection, in a savepoint of their
+   * own, outside the isolation of the running handler: writes that earlier handlers left for
+   * later, sent before a statement of the running handler, must not be undone if it fails. If
+   * `write` fails, what it sent is undone and `false` is returned.
+   */
+  async aside(write: () => Promise<void>): Promise<boolean> {
+    this.send(`savepoint ${ASIDE_SAVEPOINT}`);
+    try {
+      await this.asideScope.run(true, write);
+    } catch {
+      await sendQuery(
+        this.em,
+        `rollback to savepoint ${ASIDE_SAVEPOINT}; release savepoint ${ASIDE_SAVEPOINT}`,
+        [],
+        async sql => {
+          await this.original(sql);
+          return [];
+        },
+      );
+      return false;
+    }
+    this.send(`release savepoint ${ASIDE_SAVEPOINT}`);
+    return true;
+  }
+
   private send(sql: string): void {
     logQuery(this.em, sql);
     // Its failure surfaces through the statements queued after it.
     this.original(sql).catch(() => undefined);
   }
+}
+
+/** The SQL text of a statement as the driver's method receives it (see Method). */
+function statementText(statement: unknown): string {
+  if (typeof statement === 'string') {
+    return statement;
+  }
+  // pg's `{ text }` config, or kysely's compiled query, whose `sql` may be such a config.
+  const { text, sql } = (statement ?? {}) as { text?: unknown; sql?: unknown };
+  return typeof text === 'string' ? text : sql === undefined ? '' : statementText(sql);
 }
 
 /** The name of the prepared statement of `text`. */

@@ -21,11 +21,15 @@ export class HandlerEntityManager {
   private em?: EntityManager;
   private ended = false;
 
-  /** @param context the TransactionContext of the ORM's own copy of core (see transactionContextOf) */
+  /**
+   * @param context the TransactionContext of the ORM's own copy of core (see transactionContextOf)
+   * @param prepare called with the EntityManager when it is made, before the handler gets it
+   */
   constructor(
     private readonly batchEm: EntityManager,
     private readonly handlerName: string,
     private readonly context: typeof TransactionContext,
+    private readonly prepare?: (em: EntityManager) => void,
   ) {}
 
   /** The handler's EntityManager, bound to the batch transaction; forked on the first call. */
@@ -35,6 +39,7 @@ export class HandlerEntityManager {
         throw EventsError.handlerEnded(this.handlerName);
       }
       this.em = this.batchEm.fork({ clear: true, useContext: false, keepTransactionContext: true });
+      this.prepare?.(this.em);
     }
     return this.em;
   }

@@ -16,7 +16,7 @@ import { EventTable } from '../sql/EventTable';
 import { BatchConnection } from '../db/BatchConnection';
 import { claimEvents } from '../db/claimEvents';
 import { completeEvents, type EventOutcome } from '../db/completeEvents';
-import { flushInserts, insertsOnly } from '../db/deferredInserts';
+import { type DeferredWrites, deferrableWrites, entityKey, flushWrites } from '../db/deferredInserts';
 import { endedTransaction } from '../db/endedTransaction';
 import { rollbackTransaction } from '../db/rollbackTransaction';
 import { errorMessage } from './errorMessage';
@@ -27,7 +27,17 @@ import { HandlerEntityManager } from './HandlerEntityManager';
 import { transactionContextOf } from '../db/transactionContextOf';
 import { HandlerObserver, observed } from './HandlerObserver';
 import { HandlerRun } from './HandlerRun';
+import { LinkedEntities } from './LinkedEntities';
 import { RetryPolicy } from './RetryPolicy';
+
+/**
+ * Handlers that have used their EntityManager: the entities their events link to are loaded
+ * when a batch starts (see LinkedEntities), and for no others, since most handlers never touch
+ * the database.
+ */
+const handlersUsingEm = new WeakSet<RegisteredHandler>();
+/** How many handlers `handlersUsingEm` has learnt of, so far. */
+let handlersLearned = 0;
 
 /** What one batch did. */
 export type BatchResult = Omit<BatchInfo, 'model'>;
@@ -38,6 +48,26 @@ interface Batch {
   connection: BatchConnection;
   /** Handlers whose new entities wait for the end of the batch (`flush: 'batch'`). */
   deferred: DeferredHandler[];
+  /**
+   * Handlers whose updates and deletes (with their inserts) wait for the next statement sent in
+   * the batch, or its end (`flush: 'batch'`).
+   */
+  pending: PendingHandler[];
+  /** The rows `pending` changes (see entityKey). */
+  pendingKeys: Set<string>;
+  /** The write of `pending` under way. */
+  writing?: Promise<void>;
+  /** Handlers whose held-back writes failed when written with others': run again, alone, at the end. */
+  rerun: PendingHandler[];
+  /** The entities the events link to, for the handlers' EntityManagers. */
+  linked?: LinkedEntities;
+}
+
+/** A handler that succeeded and whose writes are still to be sent. */
+interface PendingHandler {
+  handler: RegisteredHandler;
+  attempt: EventAttempt;
+  writes: DeferredWrites;
 }
 
 /** One event's attempt in a batch, as its handlers run. */
@@ -139,15 +169,30 @@ export class Processor {
     let outcomes: EventOutcome[];
     let stage: BatchStage = 'while running its handlers';
     try {
-      const batch: Batch = { em, connection, deferred: [] };
+      const batch: Batch = { em, connection, deferred: [], pending: [], pendingKeys: new Set(), rerun: [] };
+      connection.beforeStatement = sql => {
+        if (batch.linked && !/^\s*select\b/i.test(sql)) {
+          batch.linked.clear();
+        }
+        // Nothing a handler reads from the database may miss what earlier handlers wrote.
+        return batch.pending.length > 0 ? this.writePending(batch) : undefined;
+      };
+      let learned = handlersLearned;
+      await this.loadLinked(batch, events);
       const attempts = events.map(event => ({
         event,
         attempt: event.attempts + 1,
         completed: [...event.completedHandlers],
         failures: [],
       }));
-      for (const attempt of attempts) {
+      for (const [index, attempt] of attempts.entries()) {
         await this.runHandlers(attempt, batch);
+        if (learned !== handlersLearned) {
+          // A handler has just shown that it uses its EntityManager: the rest of the batch
+          // need not wait for the next batch to find their linked entities loaded.
+          learned = handlersLearned;
+          await this.loadLinked(batch, events.slice(index + 1));
+        }
       }
       await this.insertDeferred(batch);
       this.abortSignal.throwIfAborted();
@@ -243,29 +288,85 @@ export class Processor {
   }
 
   /**
-   * Inserts the new entities of the batch's `flush: 'batch'` handlers together, in a savepoint.
-   * If that fails, it is undone and those handlers run again one by one, each flushed when it
-   * returns, so that the failure is pinned on the handler that causes it.
+   * Loads the entities that `events` of types whose handlers use their EntityManager link to
+   * (see LinkedEntities), after the writes held back so far, which the rows must include. Only a
+   * help, in a savepoint of its own: if it fails, each handler loads what it needs.
+   */
+  private async loadLinked(batch: Batch, events: EventModel[]): Promise<void> {
+    const usingEm = events.filter(event =>
+      handlerRegistry.get(this.meta.class, event.type).some(handler => handlersUsingEm.has(handler)),
+    );
+    if (usingEm.length === 0) {
+      return;
+    }
+    if (batch.pending.length > 0) {
+      await this.writePending(batch);
+    }
+    let linked: LinkedEntities | undefined;
+    const loaded = await batch.connection.aside(async () => {
+      linked = await LinkedEntities.load(batch.em, this.meta, usingEm);
+    });
+    batch.linked = loaded ? linked : undefined;
+  }
+
+  /**
+   * Writes what the batch's `flush: 'batch'` handlers held back, together, in a savepoint. If
+   * that fails, it is undone and those handlers run again one by one, each flushed when it
+   * returns, so that the failure is pinned on the handler that causes it; so do handlers whose
+   * held-back writes failed earlier in the batch.
    */
   private async insertDeferred(batch: Batch): Promise<void> {
-    const deferred = batch.deferred.splice(0);
-    const entities = deferred.flatMap(item => item.entities);
-    if (entities.length === 0) {
-      return;
+    await batch.writing;
+    const held = [
+      ...batch.pending.splice(0),
+      ...batch.deferred.splice(0).map(({ handler, attempt, entities }) => ({
+        handler,
+        attempt,
+        writes: { inserts: entities, updates: [], removals: [] },
+      })),
+    ];
+    batch.pendingKeys.clear();
+    const rerun = batch.rerun.splice(0);
+    if (held.length > 0) {
+      batch.connection.isolate();
+      try {
+        await flushWrites(
+          batch.em,
+          held.map(item => item.writes),
+        );
+        batch.connection.keep();
+      } catch {
+        this.abortSignal.throwIfAborted();
+        await batch.connection.undo();
+        rerun.push(...held);
+      }
     }
-    batch.connection.isolate();
-    try {
-      await flushInserts(batch.em, entities);
-      batch.connection.keep();
-      return;
-    } catch {
-      this.abortSignal.throwIfAborted();
-      await batch.connection.undo();
-    }
-    for (const { handler, attempt } of deferred) {
+    for (const { handler, attempt } of rerun) {
       attempt.completed.splice(attempt.completed.indexOf(handler.name), 1);
       await this.runHandler(handler, attempt, batch, false);
     }
+  }
+
+  /**
+   * Sends the updates and deletes that handlers held back, before a statement of the batch that
+   * might read their rows, aside from the running handler's savepoint (they are not its writes).
+   * If they fail, they are undone, and their handlers run again, alone, at the end of the batch.
+   */
+  private writePending(batch: Batch): Promise<void> {
+    batch.writing ??= (async () => {
+      const pending = batch.pending.splice(0);
+      batch.pendingKeys.clear();
+      const written = await batch.connection.aside(() =>
+        flushWrites(
+          batch.em,
+          pending.map(item => item.writes),
+        ),
+      );
+      if (!written) {
+        batch.rerun.push(...pending);
+      }
+    })().finally(() => (batch.writing = undefined));
+    return batch.writing;
   }
 
   /** How the event's attempt ends, from its handlers' results. */
@@ -322,11 +423,18 @@ export class Processor {
     const { event } = attempt;
     const run = new HandlerRun(this.abortSignal, handler.timeout ?? this.config.handlerTimeout);
     this.transactionContext ??= await transactionContextOf(this.orm);
-    const handlerEm = new HandlerEntityManager(batch.em, handler.name, this.transactionContext);
+    let seeded: string[] = [];
+    const handlerEm = new HandlerEntityManager(batch.em, handler.name, this.transactionContext, em => {
+      if (!handlersUsingEm.has(handler)) {
+        handlersUsingEm.add(handler);
+        handlersLearned++;
+      }
+      seeded = batch.linked?.seed(em, event) ?? [];
+    });
     const ctx = handlerContext(handlerEm, run, attempt.attempt, this.config.logger);
     batch.connection.isolate();
     let failure: Failure | undefined;
-    let inserts: object[] | undefined;
+    let writes: DeferredWrites | undefined;
     try {
       await observed(this.observer, event, handler.name, attempt.attempt, () =>
         handlerEm.run(async () => {
@@ -336,8 +444,8 @@ export class Processor {
               : this.handlerScope().resolve(handler.target).handle(event, ctx),
           );
           const em = handlerEm.forked;
-          inserts = em && defer ? insertsOnly(em) : undefined;
-          if (em && !inserts) {
+          writes = em && defer ? deferrableWrites(em) : undefined;
+          if (em && !writes) {
             // In the handler's context too: lifecycle hooks and subscribers that use the global
             // EntityManager during the flush write in the handler's savepoint.
             await em.flush();
@@ -358,13 +466,39 @@ export class Processor {
       // The handler's writes vanish, and a DB error it hit no longer aborts the batch
       // transaction. If this fails, the connection is gone: the batch fails.
       await batch.connection.undo();
+      // It may have changed its copies in place: they are no longer the rows.
+      batch.linked?.forget(seeded);
       attempt.failures.push(failure);
       return;
     }
     batch.connection.keep();
     attempt.completed.push(handler.name);
-    if (inserts && inserts.length > 0) {
-      batch.deferred.push({ handler, attempt, entities: inserts });
+    if (writes) {
+      await this.holdBack(batch, { handler, attempt, writes });
+    }
+  }
+
+  /**
+   * Keeps a successful handler's writes for later: new entities alone for the end of the batch,
+   * updates and deletes (with the new entities beside them) for the next statement. Two copies
+   * of one row cannot wait together: if one is already waiting, it is written first.
+   */
+  private async holdBack(batch: Batch, held: PendingHandler): Promise<void> {
+    const { inserts, updates, removals } = held.writes;
+    if (updates.length === 0 && removals.length === 0) {
+      if (inserts.length > 0) {
+        batch.deferred.push({ handler: held.handler, attempt: held.attempt, entities: inserts });
+      }
+      return;
+    }
+    const keys = [...updates, ...removals].map(entityKey);
+    batch.linked?.forget(keys);
+    if (keys.some(key => batch.pendingKeys.has(key))) {
+      await this.writePending(batch);
+    }
+    batch.pending.push(held);
+    for (const key of keys) {
+      batch.pendingKeys.add(key);
     }
   }
 

@@ -6,8 +6,8 @@ import type { EventModel } from '../model/EventModel';
 export interface HandlerContext {
   /**
    * An EntityManager bound to this handler's savepoint inside the batch transaction. Writes made
-   * through it are flushed when the handler returns (new entities of a `flush: 'batch'` handler:
-   * at the end of the batch) and commit atomically with the event's flags; they are rolled back
+   * through it are written with the batch's other handlers' (see `RegisterOptions.flush`) and
+   * commit atomically with the event's flags; they are rolled back
    * if the handler throws.
    *
    * Made when first read: a handler that never reads it costs no fork, flush or savepoint.
@@ -53,17 +53,21 @@ export interface RegisterOptions {
    */
   timeout?: number;
   /**
-   * When the handler's `ctx.em` is flushed. `'handler'` (the default): as soon as the handler
-   * returns, so the handlers that run after it in the batch see its writes.
+   * When what the handler changed through `ctx.em` is written.
    *
-   * `'batch'`: if all the flush would do is insert new entities, they are inserted at the end of
-   * the batch, together with those of the batch's other `'batch'` handlers, one multi-row INSERT
-   * per entity type instead of one statement per handler; they still commit exactly once, with
-   * the event's flags. Other writes (updates, deletes) are flushed when the handler returns, as
-   * usual. Choose it for handlers that record something new (a log row, a projection, an
-   * outbox message) when no handler of the same batch needs to read it. If the combined insert
-   * fails, the handlers of that batch run again one by one, so the failure is pinned on the
-   * right one: like a retry, this repeats their side effects outside the database.
+   * `'batch'` (the default): held back and written together with the batch's other handlers'
+   * writes, in the batch transaction, committed once with the event's flags: one statement per
+   * entity type and kind of write instead of a flush, a savepoint and their round trips per
+   * handler. New entities alone wait for the end of the batch, so a later handler of the batch
+   * does not find them in the database; updates and deletes (with the new entities beside them)
+   * are written before the next statement any handler sends, so later reads include them. A
+   * failing handler's writes are dropped. If a combined write fails, it is undone and those
+   * handlers run again one by one at the end of the batch, so the failure is pinned on the
+   * right one: like a retry, this repeats their side effects outside the database. Collection
+   * changes and orphan removal are flushed when the handler returns.
+   *
+   * `'handler'`: flushed as soon as the handler returns, in its own savepoint, so the handlers
+   * that run after it in the batch find its new rows in the database.
    */
   flush?: 'handler' | 'batch';
 }

@@ -94,7 +94,7 @@ function optionalPositiveInteger(name: string, value: unknown): number | undefin
 
 function flushOption(value: unknown): 'handler' | 'batch' {
   if (value === undefined || value === 'handler' || value === 'batch') {
-    return value ?? 'handler';
+    return value ?? 'batch';
   }
   throw EventsError.invalidOption('flush', value, "'handler' or 'batch'");
 }
