@@ -26,6 +26,7 @@ import { HandlerEntityManager } from './HandlerEntityManager';
 import { transactionContextOf } from '../db/transactionContextOf';
 import { HandlerRun } from './HandlerRun';
 import { RetryPolicy } from './RetryPolicy';
+import { type BatchWork, Postponement } from './BatchWork';
 
 /** What one batch did. */
 export type BatchResult = Omit<BatchInfo, 'model'>;
@@ -36,6 +37,12 @@ interface Batch {
   connection: BatchConnection;
   /** Handlers whose new entities wait for the end of the batch (`flush: 'batch'`). */
   deferred: DeferredHandler[];
+  /** Work handlers left to the end of the batch (see BatchWork), in the order they left it. */
+  settlements: {
+    handler: RegisteredHandler;
+    attempt: EventAttempt;
+    settle: (em: EntityManager) => Promise<void>;
+  }[];
 }
 
 /** One event's attempt in a batch, as its handlers run. */
@@ -60,6 +67,8 @@ interface Failure {
   handler: RegisteredHandler;
   message: string;
   retryable: boolean;
+  /** Waits for something else: tried again without counting an attempt (see Postponement). */
+  postponed?: Postponement;
 }
 
 /**
@@ -134,7 +143,7 @@ export class Processor {
     let outcomes: EventOutcome[];
     let stage: BatchStage = 'while running its handlers';
     try {
-      const batch: Batch = { em, connection, deferred: [] };
+      const batch: Batch = { em, connection, deferred: [], settlements: [] };
       const attempts = events.map(event => ({
         event,
         attempt: event.attempts + 1,
@@ -144,6 +153,7 @@ export class Processor {
       for (const attempt of attempts) {
         await this.runHandlers(attempt, batch);
       }
+      await this.settle(batch);
       await this.insertDeferred(batch);
       this.abortSignal.throwIfAborted();
       outcomes = attempts.map(attempt => this.outcome(attempt));
@@ -263,6 +273,21 @@ export class Processor {
     }
   }
 
+  /**
+   * Awaits the work handlers left to the end of the batch, in order; a handler whose work fails
+   * is taken off its event's completed handlers and its failure recorded.
+   */
+  private async settle(batch: Batch): Promise<void> {
+    for (const { handler, attempt, settle } of batch.settlements.splice(0)) {
+      try {
+        await settle(batch.em);
+      } catch (error) {
+        attempt.completed.splice(attempt.completed.indexOf(handler.name), 1);
+        attempt.failures.push(this.failure(handler, error));
+      }
+    }
+  }
+
   /** How the event's attempt ends, from its handlers' results. */
   private outcome({ event, attempt, completed, failures }: EventAttempt): EventOutcome {
     if (failures.length === 0) {
@@ -277,6 +302,19 @@ export class Processor {
       };
     }
     const message = failures.map(failure => `${failure.handler.name}: ${failure.message}`).join('\n');
+    if (failures.every(failure => failure.postponed)) {
+      const delay = Math.max(...failures.map(failure => failure.postponed!.delayMs));
+      return {
+        id: event.id,
+        completedHandlers: completed,
+        processed: false,
+        failed: true,
+        errorMessage: message,
+        attempts: event.attempts,
+        // 0: keep runAt, and with it the event's place ahead of younger ones.
+        retryDelay: delay > 0 ? delay : null,
+      };
+    }
     const limit = this.retry.limit(
       event.maxAttempts,
       failures.map(failure => failure.handler.maxAttempts),
@@ -318,7 +356,11 @@ export class Processor {
     const run = new HandlerRun(this.abortSignal, handler.timeout ?? this.config.handlerTimeout);
     this.transactionContext ??= await transactionContextOf(this.orm);
     const handlerEm = new HandlerEntityManager(batch.em, handler.name, this.transactionContext);
-    const ctx = handlerContext(handlerEm, run, attempt.attempt, this.config.logger);
+    const work: BatchWork = {
+      batch,
+      defer: settle => batch.settlements.push({ handler, attempt, settle }),
+    };
+    const ctx = handlerContext(handlerEm, run, attempt.attempt, this.config.logger, work);
     batch.connection.isolate();
     let failure: Failure | undefined;
     let inserts: object[] | undefined;
@@ -378,7 +420,12 @@ export class Processor {
   /** A handler's failure, unless the worker was aborted: then the whole batch fails. */
   private failure(handler: RegisteredHandler, error: unknown): Failure {
     this.abortSignal.throwIfAborted();
-    return { handler, message: errorMessage(error), retryable: isRetryable(error) };
+    return {
+      handler,
+      message: errorMessage(error),
+      retryable: isRetryable(error),
+      postponed: error instanceof Postponement ? error : undefined,
+    };
   }
 
   /** A transaction that has already ended (see endedTransaction), made once. */
@@ -404,6 +451,9 @@ export class Processor {
       const attempt = event.attempts + 1;
       if (!outcome.failed) {
         await callHook(logger, 'onProcessed', hooks.onProcessed, event, { attempt });
+      } else if (!outcome.processed && outcome.retryDelay === null) {
+        // Postponed with its runAt kept: no attempt was made.
+        continue;
       } else if (outcome.retryDelay !== null) {
         const info = { attempt, error: outcome.errorMessage!, retryAt: outcome.retryAt! };
         await callHook(logger, 'onRetried', hooks.onRetried, event, info);
@@ -428,10 +478,10 @@ async function rollback(em: EntityManager): Promise<undefined> {
 
 function summarize(outcomes: EventOutcome[], durationMs: number): BatchResult {
   const result: BatchResult = { claimed: outcomes.length, processed: 0, retried: 0, dead: 0, durationMs };
-  for (const { failed, retryDelay } of outcomes) {
+  for (const { failed, processed } of outcomes) {
     if (!failed) {
       result.processed++;
-    } else if (retryDelay !== null) {
+    } else if (!processed) {
       result.retried++;
     } else {
       result.dead++;
