@@ -109,19 +109,29 @@ describe('relaying events to RabbitMQ, and the RabbitMQ inbox', () => {
       exchanges.push(exchange, `${queue}.dead`);
       queues.push(queue, `${queue}.dead`);
       const stop = new AbortController();
+      let reading = false;
       const consuming = consumeInbox(db.orm, {
         model: ParcelInbox,
         rabbit: { url: RABBIT_URL, queue, exchange },
         signal: stop.signal,
-        logger: silent,
+        logger: { ...silent, info: line => void (reading ||= /reading/.test(line)) },
       });
+      await waitFor(() => reading, 60_000, 'the inbox reading its queue');
       const connection = await connect(RABBIT_URL);
       const channel = await connection.createConfirmChannel();
-      await waitFor(
-        async () => (await channel.checkQueue(queue).catch(() => undefined)) !== undefined,
-        60_000,
-        'the queue',
-      );
+      /** Messages in a queue, on a connection of its own (a missing queue closes the channel). */
+      const queued = async (name: string) => {
+        const probing = await connect(RABBIT_URL);
+        try {
+          const probe = await probing.createChannel();
+          probe.on('error', () => undefined);
+          return (await probe.checkQueue(name)).messageCount;
+        } catch {
+          return undefined;
+        } finally {
+          await probing.close().catch(() => undefined);
+        }
+      };
       const send = (id: string, body: string) =>
         new Promise<void>((resolve, reject) =>
           channel.publish(
@@ -142,16 +152,8 @@ describe('relaying events to RabbitMQ, and the RabbitMQ inbox', () => {
           event => event.idempotencyKey,
         );
       await waitFor(async () => (await keys()).length === 2, 60_000, 'the good messages stored');
-      await waitFor(
-        async () => (await channel.checkQueue(`${queue}.dead`)).messageCount === 1,
-        60_000,
-        'one dead letter',
-      );
-      await waitFor(
-        async () => (await channel.checkQueue(queue)).messageCount === 0,
-        60_000,
-        'the queue drained',
-      );
+      await waitFor(async () => (await queued(`${queue}.dead`)) === 1, 60_000, 'one dead letter');
+      await waitFor(async () => (await queued(queue)) === 0, 60_000, 'the queue drained');
       stop.abort();
       const result = await consuming;
       await connection.close();

@@ -1,4 +1,4 @@
-import type { NatsConnection } from '@nats-io/nats-core';
+import type { NatsConnection } from '@nats-io/transport-node';
 import type { EventsLogger } from '../EventsLogger';
 import { closeWhenWorkersStop } from '../process/workerResources';
 import type { NatsConnectionOptions } from './NatsConnectionOptions';

@@ -1,5 +1,5 @@
 import type { EntityMetadata, MikroORM } from '@mikro-orm/core';
-import type { NatsConnection } from '@nats-io/nats-core';
+import type { NatsConnection } from '@nats-io/transport-node';
 import type { EventsLogger } from '../EventsLogger';
 import type { EventModel } from '../model/EventModel';
 import { errorMessage } from '../process/errorMessage';
