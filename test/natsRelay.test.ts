@@ -173,7 +173,19 @@ describe('relaying events to NATS JetStream', () => {
       await nats.stop();
       await new Promise(resolve => setTimeout(resolve, 3000));
       await nats.start();
-      await waitFor(async () => (await pendingEvents()) === 0, 240_000, 'every event processed');
+      try {
+        await waitFor(async () => (await pendingEvents()) === 0, 240_000, 'every event processed');
+      } catch (error) {
+        worker.kill('SIGTERM');
+        const rows = await db.orm.em
+          .getConnection()
+          .execute(
+            `select processed, error, attempts, left(error_message, 120) as message, count(*)::int as n from parcel_event group by 1, 2, 3, 4 order by n desc limit 5`,
+          );
+        throw new Error(
+          `${(error as Error).message}: ${JSON.stringify(rows)}\n${(await output).stderr.slice(-3000)}`,
+        );
+      }
       worker.kill('SIGTERM');
       const result = await output;
       assert.equal(result.code, 0, result.stderr);

@@ -25,15 +25,18 @@ export async function waitingEvents(
 ): Promise<{ id: string; link: string | null; waits: boolean; waitMs: number }[]> {
   const { column: c } = table;
   const link = table.quote(linkColumn);
+  // One join for the whole batch, not a lookup per event: the link column may have no index, and
+  // a scan of the pending rows per event costs seconds for a batch of a thousand. The batch's
+  // own ids are excluded through a hashed NOT IN rather than `<> all(…)`, which compares each
+  // pending row with every id.
   const rows = await rawQuery(
     em,
-    `select g.${c('id')}::text as id, g.${link}::text as link, b.until is not null as waits,` +
-      ` coalesce(greatest(extract(epoch from b.until - clock_timestamp()) * 1000, 0), 0)::float8 as wait_ms` +
-      ` from ${table.name} g left join lateral (select max(o.${c('runAt')}) as until` +
-      ` from ${table.name} o where o.${link} = g.${link} and o.${c('id')} < g.${c('id')}` +
+    `select g.${c('id')}::text as id, g.${link}::text as link, count(o.${c('id')}) > 0 as waits,` +
+      ` coalesce(greatest(extract(epoch from max(o.${c('runAt')}) - clock_timestamp()) * 1000, 0), 0)::float8 as wait_ms` +
+      ` from ${table.name} g left join ${table.name} o on o.${link} = g.${link} and o.${c('id')} < g.${c('id')}` +
       ` and o.${c('processed')} = false and not (?::text = any(o.${c('completedHandlers')}))` +
-      ` and o.${c('type')} = any(?::text[]) and o.${c('id')} <> all(?::bigint[])) b on true` +
-      ` where g.${c('id')} = any(?::bigint[])`,
+      ` and o.${c('type')} = any(?::text[]) and o.${c('id')} not in (select unnest(?::bigint[]))` +
+      ` where g.${c('id')} = any(?::bigint[]) group by g.${c('id')}, g.${link}`,
     [handler, types, ids, ids],
   );
   return rows.map(row => ({
