@@ -184,6 +184,7 @@ describe('relaying events to NATS JetStream', () => {
           );
         throw new Error(
           `${(error as Error).message}: ${JSON.stringify(rows)}\n${(await output).stderr.slice(-3000)}`,
+          { cause: error },
         );
       }
       worker.kill('SIGTERM');
