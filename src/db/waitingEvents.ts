@@ -6,8 +6,9 @@ import { rawQuery } from './rawQuery';
  * Of the events `ids` (claimed by the batch), with their link's value, those that must wait: an
  * older event of the same linked entity (same `linkColumn` value, smaller id), of one of `types`,
  * is still pending and has not had `handler` succeed yet, and is not among `ids` itself. For
- * those, `waitMs` is how long until the latest such older event is due: 0 when it is due (in
- * another batch right now, or about to be claimed), more when it waits for a retry.
+ * those, `waitMs` is from now to the latest `runAt` among the event and those older ones (negative
+ * when that is past): the event's new `runAt`, so that it is claimed after its elders, never ahead
+ * of one that waits for a retry (which would let a batch of waiters keep a worker busy forever).
  *
  * Read in the batch transaction under READ COMMITTED: an older event that another batch has
  * claimed but not committed still reads as pending, so the younger one waits for that batch's
@@ -32,11 +33,11 @@ export async function waitingEvents(
   const rows = await rawQuery(
     em,
     `select g.${c('id')}::text as id, g.${link}::text as link, count(o.${c('id')}) > 0 as waits,` +
-      ` coalesce(greatest(extract(epoch from max(o.${c('runAt')}) - clock_timestamp()) * 1000, 0), 0)::float8 as wait_ms` +
+      ` (extract(epoch from greatest(max(o.${c('runAt')}), g.${c('runAt')}) - clock_timestamp()) * 1000)::float8 as wait_ms` +
       ` from ${table.name} g left join ${table.name} o on o.${link} = g.${link} and o.${c('id')} < g.${c('id')}` +
       ` and o.${c('processed')} = false and not (?::text = any(o.${c('completedHandlers')}))` +
       ` and o.${c('type')} = any(?::text[]) and o.${c('id')} not in (select unnest(?::bigint[]))` +
-      ` where g.${c('id')} = any(?::bigint[]) group by g.${c('id')}, g.${link}`,
+      ` where g.${c('id')} = any(?::bigint[]) group by g.${c('id')}, g.${link}, g.${c('runAt')}`,
     [handler, types, ids, ids],
   );
   return rows.map(row => ({

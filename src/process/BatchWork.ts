@@ -33,8 +33,8 @@ export function batchWorkOf(ctx: HandlerContext): BatchWork | undefined {
 
 /**
  * Thrown (or rejected) by batch work to try the event again without counting an attempt: it
- * waits for something else to happen first, it did not fail. With `delayMs` 0 the event keeps
- * its `runAt`, and so its place in the claim order, ahead of younger events.
+ * waits for something else to happen first, it did not fail. Its next `runAt` is `delayMs` from
+ * now, which may be negative: a time in the past keeps it ahead of younger events in the claim order.
  * @internal
  */
 export class Postponement extends Error {

@@ -311,8 +311,8 @@ export class Processor {
         failed: true,
         errorMessage: message,
         attempts: event.attempts,
-        // 0: keep runAt, and with it the event's place ahead of younger ones.
-        retryDelay: delay > 0 ? delay : null,
+        // May be negative: the new runAt is whatever the postponement names, past or future.
+        retryDelay: delay,
       };
     }
     const limit = this.retry.limit(
@@ -451,9 +451,6 @@ export class Processor {
       const attempt = event.attempts + 1;
       if (!outcome.failed) {
         await callHook(logger, 'onProcessed', hooks.onProcessed, event, { attempt });
-      } else if (!outcome.processed && outcome.retryDelay === null) {
-        // Postponed with its runAt kept: no attempt was made.
-        continue;
       } else if (outcome.retryDelay !== null) {
         const info = { attempt, error: outcome.errorMessage!, retryAt: outcome.retryAt! };
         await callHook(logger, 'onRetried', hooks.onRetried, event, info);

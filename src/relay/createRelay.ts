@@ -148,7 +148,7 @@ class RelayGroup {
         continue;
       }
       if (row.waits || held.has(row.link)) {
-        const delayMs = Math.max(row.waits ? row.waitMs : 0, held.get(row.link) ?? 0);
+        const delayMs = Math.max(row.waitMs, held.get(row.link) ?? -Infinity);
         held.set(row.link, delayMs);
         this.waiting.set(event, { reason: `${link.property} (${row.link})`, delayMs });
       }
