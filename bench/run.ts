@@ -7,14 +7,15 @@
  * Flags, passed to every benchmark: `--rounds N` (throughput and latency, default 3),
  * `--events N` (no-op drains, default 100,000), `--write-events N` (writing drains, default
  * 10,000), `--emit-rounds N` (auto-emission, default 9), `--memory-events N` (default 200,000;
- * 1000000 for the long drain), `--quick` (small versions: a smoke check, not figures).
+ * 1000000 for the long drain), `--relay-events N` (relays, default 10,000), `--quick` (small
+ * versions: a smoke check, not figures).
  */
 import { join } from 'node:path';
 import { withLocalPostgres } from '../examples/localPostgres';
 import { runNodeScript } from '../examples/runNodeScript';
 import { loadAverage } from './fixtures/loadAverage';
 
-const BENCHMARKS = ['throughput.ts', 'latency.ts', 'autoEmitFlush.ts', 'memory.ts'];
+const BENCHMARKS = ['throughput.ts', 'latency.ts', 'autoEmitFlush.ts', 'memory.ts', 'relay.ts'];
 
 async function main(): Promise<number> {
   console.log(`load average (1, 5, 15 min) at the start of the run: ${loadAverage()}`);

@@ -42,7 +42,9 @@ export type EventsErrorCode =
   | 'UNREGISTERED_TYPE'
   | 'WORKER_ALREADY_STARTED'
   | 'WORKER_NOT_STARTED'
-  | 'WORKER_TABLE_MISSING';
+  | 'WORKER_TABLE_MISSING'
+  | 'INVALID_RELAY_ORDER'
+  | 'INVALID_INBOX_MESSAGE';
 
 /**
  * Every mistake the library can report about its input: configuration, registrations,
@@ -165,6 +167,21 @@ export class EventsError extends Error {
     return new EventsError(
       `The auto-emission link sets "${property}", which is not a column or a to-one relation of ${eventModel}`,
       'INVALID_LINK',
+    );
+  }
+
+  static invalidRelayOrder(eventModel: string, property: string, links: string[]): EventsError {
+    return new EventsError(
+      `A relay's orderBy is "${property}", which is not a single-column link of ${eventModel}` +
+        ` (its links: ${links.join(', ') || 'none'}): name one of them, or pass false`,
+      'INVALID_RELAY_ORDER',
+    );
+  }
+
+  static invalidInboxMessage(messageId: string, reason: string): EventsError {
+    return new EventsError(
+      `Inbox message ${messageId} cannot become an event: ${reason}`,
+      'INVALID_INBOX_MESSAGE',
     );
   }
 

@@ -39,6 +39,7 @@ import { dirname, join, posix } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { CommandModule } from 'yargs';
 import { BackfillCommand } from '../src/cli/BackfillCommand';
+import { ConsumeCommand } from '../src/cli/ConsumeCommand';
 import { DashboardCommand } from '../src/cli/DashboardCommand';
 import { ProcessEventsCommand } from '../src/cli/ProcessEventsCommand';
 import { PurgeCommand } from '../src/cli/PurgeCommand';
@@ -282,6 +283,7 @@ function commandFlags(): Map<string, Set<string>> {
     new PurgeCommand(),
     new DashboardCommand(),
     new BackfillCommand(),
+    new ConsumeCommand(),
   ] as unknown as CommandModule<object, never>[];
   const commands = new Map<string, Set<string>>();
   for (const module of modules) {

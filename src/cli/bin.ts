@@ -3,6 +3,7 @@ import * as mikroOrmCli from '@mikro-orm/cli';
 import { CLIHelper } from '@mikro-orm/cli';
 import { EventsError } from '../EventsError';
 import { BackfillCommand } from './BackfillCommand';
+import { ConsumeCommand } from './ConsumeCommand';
 import { DashboardCommand } from './DashboardCommand';
 import { joinDashedValues } from './dashedValues';
 import { ProcessEventsCommand } from './ProcessEventsCommand';
@@ -34,6 +35,7 @@ async function main(): Promise<void> {
     .command(new PurgeCommand())
     .command(new DashboardCommand())
     .command(new BackfillCommand())
+    .command(new ConsumeCommand())
     .fail((message, error) => {
       if (error && !(error instanceof EventsError)) {
         throw error;

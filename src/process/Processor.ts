@@ -29,6 +29,7 @@ import { HandlerObserver, observed } from './HandlerObserver';
 import { HandlerRun } from './HandlerRun';
 import { LinkedEntities } from './LinkedEntities';
 import { RetryPolicy } from './RetryPolicy';
+import { type BatchWork, Postponement } from './BatchWork';
 
 /**
  * Handlers that have used their EntityManager: the entities their events link to are loaded
@@ -61,6 +62,12 @@ interface Batch {
   rerun: PendingHandler[];
   /** The entities the events link to, for the handlers' EntityManagers. */
   linked?: LinkedEntities;
+  /** Work handlers left to the end of the batch (see BatchWork), in the order they left it. */
+  settlements: {
+    handler: RegisteredHandler;
+    attempt: EventAttempt;
+    settle: (em: EntityManager) => Promise<void>;
+  }[];
 }
 
 /** A handler that succeeded and whose writes are still to be sent. */
@@ -92,6 +99,8 @@ interface Failure {
   handler: RegisteredHandler;
   message: string;
   retryable: boolean;
+  /** Waits for something else: tried again without counting an attempt (see Postponement). */
+  postponed?: Postponement;
 }
 
 /**
@@ -169,7 +178,15 @@ export class Processor {
     let outcomes: EventOutcome[];
     let stage: BatchStage = 'while running its handlers';
     try {
-      const batch: Batch = { em, connection, deferred: [], pending: [], pendingKeys: new Set(), rerun: [] };
+      const batch: Batch = {
+        em,
+        connection,
+        deferred: [],
+        pending: [],
+        pendingKeys: new Set(),
+        rerun: [],
+        settlements: [],
+      };
       connection.beforeStatement = sql => {
         if (batch.linked && !/^\s*select\b/i.test(sql)) {
           batch.linked.clear();
@@ -194,7 +211,10 @@ export class Processor {
           await this.loadLinked(batch, events.slice(index + 1));
         }
       }
+      await this.settle(batch);
       await this.insertDeferred(batch);
+      // Handlers that insertDeferred ran again may have left work of their own.
+      await this.settle(batch);
       this.abortSignal.throwIfAborted();
       outcomes = attempts.map(attempt => this.outcome(attempt));
       stage = 'while writing its flags';
@@ -369,6 +389,21 @@ export class Processor {
     return batch.writing;
   }
 
+  /**
+   * Awaits the work handlers left to the end of the batch, in order; a handler whose work fails
+   * is taken off its event's completed handlers and its failure recorded.
+   */
+  private async settle(batch: Batch): Promise<void> {
+    for (const { handler, attempt, settle } of batch.settlements.splice(0)) {
+      try {
+        await settle(batch.em);
+      } catch (error) {
+        attempt.completed.splice(attempt.completed.indexOf(handler.name), 1);
+        attempt.failures.push(this.failure(handler, error));
+      }
+    }
+  }
+
   /** How the event's attempt ends, from its handlers' results. */
   private outcome({ event, attempt, completed, failures }: EventAttempt): EventOutcome {
     if (failures.length === 0) {
@@ -383,6 +418,19 @@ export class Processor {
       };
     }
     const message = failures.map(failure => `${failure.handler.name}: ${failure.message}`).join('\n');
+    if (failures.every(failure => failure.postponed)) {
+      const delay = Math.max(...failures.map(failure => failure.postponed!.delayMs));
+      return {
+        id: event.id,
+        completedHandlers: completed,
+        processed: false,
+        failed: true,
+        errorMessage: message,
+        attempts: event.attempts,
+        // May be negative: the new runAt is whatever the postponement names, past or future.
+        retryDelay: delay,
+      };
+    }
     const limit = this.retry.limit(
       event.maxAttempts,
       failures.map(failure => failure.handler.maxAttempts),
@@ -431,7 +479,11 @@ export class Processor {
       }
       seeded = batch.linked?.seed(em, event) ?? [];
     });
-    const ctx = handlerContext(handlerEm, run, attempt.attempt, this.config.logger);
+    const work: BatchWork = {
+      batch,
+      defer: settle => batch.settlements.push({ handler, attempt, settle }),
+    };
+    const ctx = handlerContext(handlerEm, run, attempt.attempt, this.config.logger, work);
     batch.connection.isolate();
     let failure: Failure | undefined;
     let writes: DeferredWrites | undefined;
@@ -519,7 +571,12 @@ export class Processor {
   /** A handler's failure, unless the worker was aborted: then the whole batch fails. */
   private failure(handler: RegisteredHandler, error: unknown): Failure {
     this.abortSignal.throwIfAborted();
-    return { handler, message: errorMessage(error), retryable: isRetryable(error) };
+    return {
+      handler,
+      message: errorMessage(error),
+      retryable: isRetryable(error),
+      postponed: error instanceof Postponement ? error : undefined,
+    };
   }
 
   /** A transaction that has already ended (see endedTransaction), made once. */
@@ -569,10 +626,10 @@ async function rollback(em: EntityManager): Promise<undefined> {
 
 function summarize(outcomes: EventOutcome[], durationMs: number): BatchResult {
   const result: BatchResult = { claimed: outcomes.length, processed: 0, retried: 0, dead: 0, durationMs };
-  for (const { failed, retryDelay } of outcomes) {
+  for (const { failed, processed } of outcomes) {
     if (!failed) {
       result.processed++;
-    } else if (retryDelay !== null) {
+    } else if (!processed) {
       result.retried++;
     } else {
       result.dead++;

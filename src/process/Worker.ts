@@ -24,6 +24,7 @@ import { EventTable } from '../sql/EventTable';
 import { EVENTS_CHANNEL } from '../sql/notifyChannel';
 import { WakeUp } from './WakeUp';
 import { announcedModel, WorkerAnnouncement } from './WorkerAnnouncement';
+import { workerStarted, workerStopped } from './workerResources';
 
 /** Options of a worker; each falls back to the `events` options of the ORM config. */
 export interface WorkerOptions extends Pick<
@@ -170,6 +171,8 @@ export class Worker {
       this.giveBackWarnings = undefined;
       throw error;
     }
+    // Counted from here, where finish() is sure to follow.
+    workerStarted();
     const loops = Array.from({ length: this.config.concurrency }, () => this.loop(targets));
     this.finished = Promise.all(loops).then(
       async () => this.finish(),
@@ -324,6 +327,7 @@ export class Worker {
   private async finish(): Promise<ProcessEventsResult> {
     await this.listener?.stop();
     await this.announcement?.stop();
+    await workerStopped();
     this.giveBackWarnings?.();
     this.totals.durationMs = performance.now() - this.started;
     return this.totals;

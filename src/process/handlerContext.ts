@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/core';
 import type { EventsLogger } from '../EventsLogger';
 import type { HandlerContext } from '../registry/EventHandler';
+import { BATCH_WORK, type BatchWork } from './BatchWork';
 import type { HandlerEntityManager } from './HandlerEntityManager';
 import type { HandlerRun } from './HandlerRun';
 
@@ -21,8 +22,9 @@ export function handlerContext(
   run: HandlerRun,
   attempt: number,
   logger: EventsLogger,
+  work: BatchWork,
 ): HandlerContext {
-  return new Proxy(new HandlerCallContext(handlerEm, run, attempt, logger), AS_OWN_PROPERTIES);
+  return new Proxy(new HandlerCallContext(handlerEm, run, attempt, logger, work), AS_OWN_PROPERTIES);
 }
 
 class HandlerCallContext implements HandlerContext {
@@ -31,7 +33,13 @@ class HandlerCallContext implements HandlerContext {
     private readonly run: HandlerRun,
     readonly attempt: number,
     readonly logger: EventsLogger,
+    private readonly work: BatchWork,
   ) {}
+
+  /** Not a `HandlerContext` property: the relays reach it through `batchWorkOf(ctx)`. */
+  get [BATCH_WORK](): BatchWork {
+    return this.work;
+  }
 
   get em(): EntityManager {
     return this.handlerEm.get();

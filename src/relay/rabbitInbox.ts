@@ -1,0 +1,139 @@
+import type { EntityMetadata, MikroORM } from '@mikro-orm/core';
+import type { ChannelModel, ConsumeMessage } from 'amqplib';
+import type { EventsLogger } from '../EventsLogger';
+import type { EventModel } from '../model/EventModel';
+import { errorMessage } from '../process/errorMessage';
+import { inboxEvent } from './inboxEvent';
+import type { InboxOptions, InboxResult, RabbitInboxOptions } from './InboxOptions';
+import { rabbitDescription } from './rabbitConnection';
+import { storeInboxEvent } from './storeInboxEvent';
+
+/**
+ * Reads a RabbitMQ queue into the event table: each message is stored and committed, then
+ * acknowledged. A message whose ack is lost with the connection is delivered again and stores
+ * nothing new (see storeInboxEvent). A poison message is rejected without requeue, so the queue
+ * dead-letters it to `deadLetterExchange` and its `<queue>.dead` queue keeps it. When the
+ * connection is lost, one warning line; the inbox connects again until it is stopped.
+ * @internal
+ */
+export async function consumeRabbitInbox(
+  orm: MikroORM,
+  meta: EntityMetadata<EventModel>,
+  rabbit: RabbitInboxOptions,
+  options: InboxOptions,
+  logger: EventsLogger,
+): Promise<InboxResult> {
+  const amqp = await import('amqplib');
+  const result: InboxResult = { acknowledged: 0, rejected: 0 };
+  const description = rabbitDescription(rabbit);
+  const { signal } = options;
+  let outage = false;
+  while (!signal?.aborted) {
+    let connection: ChannelModel;
+    try {
+      connection = await amqp.connect(rabbit.url);
+    } catch (error) {
+      if (!outage) {
+        outage = true;
+        logger.warn(
+          `inbox ${meta.className}: cannot reach ${description} (${errorMessage(error)}), retrying`,
+        );
+      }
+      await pause(1000, signal);
+      continue;
+    }
+    if (outage) {
+      outage = false;
+      logger.info(`inbox ${meta.className}: ${description} back`);
+    }
+    const closed = new Promise<void>(resolve => connection.on('close', () => resolve()));
+    connection.on('error', () => undefined);
+    const stop = () => void connection.close().catch(() => undefined);
+    signal?.addEventListener('abort', stop, { once: true });
+    try {
+      await consume(connection, orm, meta, rabbit, options, logger, result);
+      await closed;
+    } catch (error) {
+      if (!signal?.aborted) {
+        logger.warn(`inbox ${meta.className}: ${description}: ${errorMessage(error)}`);
+      }
+      await connection.close().catch(() => undefined);
+    } finally {
+      signal?.removeEventListener('abort', stop);
+    }
+    if (!signal?.aborted) {
+      outage = true;
+      logger.warn(`inbox ${meta.className}: connection to ${description} lost, reconnecting`);
+      await pause(500, signal);
+    }
+  }
+  return result;
+}
+
+async function consume(
+  connection: ChannelModel,
+  orm: MikroORM,
+  meta: EntityMetadata<EventModel>,
+  rabbit: RabbitInboxOptions,
+  options: InboxOptions,
+  logger: EventsLogger,
+  result: InboxResult,
+): Promise<void> {
+  const channel = await connection.createChannel();
+  channel.on('error', () => undefined);
+  const exchange = rabbit.exchange ?? 'events';
+  const deadLetterExchange = rabbit.deadLetterExchange ?? `${rabbit.queue}.dead`;
+  await channel.assertExchange(exchange, 'topic', { durable: true });
+  await channel.assertExchange(deadLetterExchange, 'fanout', { durable: true });
+  await channel.assertQueue(`${rabbit.queue}.dead`, { durable: true });
+  await channel.bindQueue(`${rabbit.queue}.dead`, deadLetterExchange, '');
+  await channel.assertQueue(rabbit.queue, { durable: true, deadLetterExchange });
+  for (const pattern of rabbit.bindings ?? ['#']) {
+    await channel.bindQueue(rabbit.queue, exchange, pattern);
+  }
+  await channel.prefetch(rabbit.prefetch ?? 100);
+  // One message at a time, in delivery order: each is committed before the next is read.
+  let queue = Promise.resolve();
+  const handle = async (message: ConsumeMessage) => {
+    const key = message.properties.messageId || `${rabbit.queue}:${message.fields.deliveryTag}`;
+    let event;
+    try {
+      event = inboxEvent(meta, String(key), message.content);
+    } catch (error) {
+      logger.error(`inbox ${meta.className}: ${errorMessage(error)}; dead-lettered`);
+      channel.nack(message, false, false);
+      result.rejected++;
+      return;
+    }
+    try {
+      await storeInboxEvent(orm, meta, event);
+    } catch (error) {
+      logger.error(
+        `inbox ${meta.className}: message ${key} not stored, delivered again: ${errorMessage(error)}`,
+      );
+      channel.nack(message, false, true);
+      return;
+    }
+    await options.onCommitted?.(String(key));
+    channel.ack(message);
+    result.acknowledged++;
+  };
+  await channel.consume(rabbit.queue, message => {
+    if (message) {
+      queue = queue.then(() => handle(message)).catch(() => undefined);
+    }
+  });
+  logger.info(`inbox ${meta.className}: reading ${rabbitDescription(rabbit)} queue ${rabbit.queue}`);
+}
+
+function pause(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise(resolve => {
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+  });
+}

@@ -1,0 +1,204 @@
+import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import { ParcelEvent, relayEntities } from './fixtures/relayEntities';
+import { type CliResult, finished, startCli } from './support/cli';
+import { deleteStream, readStream, type StoredMessage, streamCount } from './support/jetStream';
+import { NatsServer } from './support/natsServer';
+import { clearDatabase } from './support/schema';
+import { createTestDatabase, type TestDatabase } from './support/testDatabase';
+import { waitFor } from './support/waitFor';
+
+const CONFIG = ['--config', 'test/fixtures/relay.config.ts'];
+const TYPES = ['parcel.sent', 'parcel.moved'];
+/** Events go to parcels in turn: event `seq` (from 1) belongs to parcel `(seq - 1) % PARCELS + 1`. */
+const PARCELS = 100;
+
+describe('relaying events to NATS JetStream', () => {
+  let db: TestDatabase;
+  let nats: NatsServer;
+  let stream = '';
+  let run = 0;
+
+  before(async () => {
+    db = await createTestDatabase(__filename, relayEntities);
+    nats = await NatsServer.start();
+  });
+  after(async () => {
+    await db?.close();
+    await nats?.close();
+  });
+  beforeEach(async () => {
+    await clearDatabase(db.orm);
+    stream = `RELAY_TEST_${process.pid}_${++run}`;
+  });
+
+  /** The worker environment: this run's stream, made by the relay, under its own subjects. */
+  function relayEnv(): NodeJS.ProcessEnv {
+    return { RELAY_NATS_URL: nats.url, RELAY_STREAM: stream, RELAY_SUBJECT: `relay${run}` };
+  }
+
+  /** `count` events spread over `parcels` parcels, interleaved, each with its sequence number. */
+  async function insertEvents(count: number): Promise<void> {
+    const parcels = PARCELS;
+    await db.orm.em
+      .getConnection()
+      .execute(`insert into parcel (id) select g from generate_series(1, ${parcels}) g`);
+    const rows = Array.from({ length: count }, (_, n) => ({
+      type: TYPES[n % 2],
+      parcel: (n % parcels) + 1,
+      parameters: { seq: n + 1 },
+    }));
+    for (let start = 0; start < rows.length; start += 5000) {
+      await db.orm.em.fork().insertMany(ParcelEvent, rows.slice(start, start + 5000));
+    }
+  }
+
+  /** A worker process, and whether it has said it started. */
+  function startWorker(args: string[]): {
+    child: ChildProcess;
+    output: Promise<CliResult>;
+    started: boolean;
+  } {
+    const child = startCli(args, db.url, relayEnv());
+    const worker = { child, output: finished(child), started: false };
+    child.stderr?.on('data', chunk => {
+      worker.started ||= /worker started/.test(String(chunk));
+    });
+    return worker;
+  }
+
+  function pendingEvents(): Promise<number> {
+    return db.orm.em.fork().count(ParcelEvent, { processed: false });
+  }
+
+  /** Asserts that the stream holds each event once, and per parcel in event id order. */
+  function assertRelayed(messages: StoredMessage[], count: number): void {
+    const ids = messages.map(message => message.msgId);
+    assert.equal(new Set(ids).size, ids.length, 'no message id twice');
+    assert.equal(ids.length, count, 'every event on the stream');
+    for (const message of messages) {
+      assert.equal(message.msgId, `parcel_event:${message.body.id.split(':')[1]}`);
+      assert.equal(message.body.id, message.msgId);
+    }
+    const lastByParcel = new Map<number, number>();
+    let outOfOrder = 0;
+    for (const message of messages) {
+      const seq = message.body.parameters.seq as number;
+      const parcel = (seq - 1) % PARCELS;
+      if ((lastByParcel.get(parcel) ?? 0) > seq) {
+        outOfOrder++;
+      }
+      lastByParcel.set(parcel, seq);
+    }
+    assert.equal(outOfOrder, 0, 'events of each parcel on the stream in creation order');
+  }
+
+  it(
+    '10,000 events through 4 worker processes, one killed with SIGKILL and restarted every 2 s, reach the stream once each, in order per parcel',
+    { timeout: 600_000 },
+    async () => {
+      await insertEvents(10_000);
+      const args = ['events:process', '--batch-size', '50', ...CONFIG];
+      // Each worker says when it has started (stderr); only a started one is worth killing.
+      const workers = Array.from({ length: 4 }, () => startWorker(args));
+      let kills = 0;
+      let killing = true;
+      const killer = (async () => {
+        while (killing) {
+          await new Promise(resolve => setTimeout(resolve, 2000));
+          const index = kills % workers.length;
+          if (!killing || !workers[index].started) {
+            continue;
+          }
+          workers[index].child.kill('SIGKILL');
+          await workers[index].output;
+          kills++;
+          workers[index] = startWorker(args);
+        }
+      })();
+      try {
+        await waitFor(async () => (await pendingEvents()) === 0, 540_000, 'every event processed');
+      } finally {
+        killing = false;
+        await killer;
+        // A worker stopped before its SIGTERM handler is in place would die of the signal.
+        await waitFor(() => workers.every(worker => worker.started), 120_000, 'every worker started');
+        workers.forEach(worker => worker.child.kill('SIGTERM'));
+      }
+      const results = await Promise.all(workers.map(worker => worker.output));
+      results.forEach(result => assert.equal(result.code, 0, result.stderr));
+      assert.ok(kills >= 1, 'at least one worker was killed mid-run');
+      assert.equal(await db.orm.em.fork().count(ParcelEvent, { error: true, processed: true }), 0);
+      assertRelayed(await readStream(nats.url, stream), 10_000);
+      await deleteStream(nats.url, stream);
+    },
+  );
+
+  it(
+    'events of one parcel reach the stream in creation order while 4 workers of 2 batch loops each relay them concurrently',
+    { timeout: 300_000 },
+    async () => {
+      await insertEvents(2_000);
+      const args = ['events:process', '--once', '--batch-size', '7', '--concurrency', '2', ...CONFIG];
+      const results = await Promise.all(
+        Array.from({ length: 4 }, () => finished(startCli(args, db.url, relayEnv()))),
+      );
+      // --once stops when nothing is due: events that wait for an older one may still be pending.
+      await waitFor(
+        async () => {
+          if ((await pendingEvents()) === 0) {
+            return true;
+          }
+          results.push(await finished(startCli(args, db.url, relayEnv())));
+          return false;
+        },
+        240_000,
+        'every event processed',
+      );
+      results.forEach(result => assert.equal(result.code, 0, result.stderr));
+      assertRelayed(await readStream(nats.url, stream), 2_000);
+      await deleteStream(nats.url, stream);
+    },
+  );
+
+  it(
+    'a NATS restart during a relay is one log line per outage, and no event is lost or doubled',
+    { timeout: 300_000 },
+    async () => {
+      await insertEvents(3_000);
+      const worker = startCli(['events:process', '--batch-size', '20', ...CONFIG], db.url, relayEnv());
+      const output = finished(worker);
+      await waitFor(async () => (await streamCount(nats.url, stream)) > 200, 120_000, 'the relay under way');
+      await nats.stop();
+      await new Promise(resolve => setTimeout(resolve, 3000));
+      await nats.start();
+      try {
+        await waitFor(async () => (await pendingEvents()) === 0, 240_000, 'every event processed');
+      } catch (error) {
+        worker.kill('SIGTERM');
+        const rows = await db.orm.em
+          .getConnection()
+          .execute(
+            `select processed, error, attempts, left(error_message, 120) as message, count(*)::int as n from parcel_event group by 1, 2, 3, 4 order by n desc limit 5`,
+          );
+        throw new Error(
+          `${(error as Error).message}: ${JSON.stringify(rows)}\n${(await output).stderr.slice(-3000)}`,
+          { cause: error },
+        );
+      }
+      worker.kill('SIGTERM');
+      const result = await output;
+      assert.equal(result.code, 0, result.stderr);
+      const lost = result.stderr.split('\n').filter(line => /connection lost/.test(line));
+      assert.equal(lost.length, 1, result.stderr);
+      assert.equal(
+        result.stderr.split('\n').filter(line => /connection back/.test(line)).length,
+        1,
+        result.stderr,
+      );
+      assertRelayed(await readStream(nats.url, stream), 3_000);
+      await deleteStream(nats.url, stream);
+    },
+  );
+});
