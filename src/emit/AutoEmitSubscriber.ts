@@ -23,6 +23,12 @@ import { type EntityChange, entityChange } from './EntityChange';
 import { type InsertColumn, insertEvents, notifyNewEvents } from './insertEvents';
 import { activeTraceparent } from '../tracing/traceparent';
 
+// Read once, at load: compiled code reads each `@mikro-orm/core` import through the package
+// index's re-export getters, which the loops over a flush's entities would pay at every use.
+const { CREATE, DELETE, DELETE_EARLY } = ChangeSetType;
+const { SCALAR } = ReferenceKind;
+const core = { Reference, Utils, helper };
+
 /** A rule that matched a change in a flush, waiting for the entity's rows to be written. */
 interface Emission {
   definition: AutoEmitDefinition;
@@ -97,10 +103,10 @@ export class AutoEmitSubscriber implements EventSubscriber {
     const deleted = new Set<object>();
     let created: ChangeSet<EventModel>[] | undefined;
     for (const changeSet of uow.getChangeSets()) {
-      if (changeSet.type === ChangeSetType.DELETE || changeSet.type === ChangeSetType.DELETE_EARLY) {
+      if (changeSet.type === DELETE || changeSet.type === DELETE_EARLY) {
         deleted.add(changeSet.entity);
       }
-      if (changeSet.type === ChangeSetType.CREATE && changeSet.entity instanceof EventModel) {
+      if (changeSet.type === CREATE && changeSet.entity instanceof EventModel) {
         (created ??= []).push(changeSet as ChangeSet<any>);
       }
       const definitions = this.rules.for(changeSet.meta);
@@ -323,17 +329,21 @@ function linkValues(
   first: number,
   row: number,
 ): void {
-  if (prop.kind === ReferenceKind.SCALAR) {
+  if (prop.kind === SCALAR) {
     values[first][row] = value;
     return;
   }
-  const target = Reference.isReference(value) ? value.unwrap() : value;
+  const target = core.Reference.isReference(value) ? value.unwrap() : value;
   if (target === null || target === undefined || deleted.has(target as object)) {
     return; // NULL in every column
   }
-  const keys = Utils.isEntity(target)
-    ? Utils.asArray(helper(target).getPrimaryKeys() ?? [])
-    : Utils.asArray(target);
+  if (prop.fieldNames.length === 1 && core.Utils.isEntity(target)) {
+    values[first][row] = core.helper(target).getPrimaryKey();
+    return;
+  }
+  const keys = core.Utils.isEntity(target)
+    ? core.Utils.asArray(core.helper(target).getPrimaryKeys() ?? [])
+    : core.Utils.asArray(target);
   for (let index = 0; index < prop.fieldNames.length; index++) {
     values[first + index][row] = keys[index];
   }

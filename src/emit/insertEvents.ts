@@ -41,60 +41,90 @@ export async function insertEvents(
   values: readonly (readonly unknown[])[],
   rowCount: number,
 ): Promise<void> {
-  const quote = (name: string) => table.quote(name);
-  const targets: string[] = [];
-  const selected: string[] = [];
-  const arrays: string[] = [];
-  const aliases: string[] = [];
-  const bindings: unknown[] = [];
-  const arrayBindings: unknown[] = [];
   const keyName = table.columnName('idempotencyKey');
+  const scalars: unknown[] = [];
+  const arrays: unknown[] = [];
+  // How each column travels, one letter a column: (n)one, (s)calar, (a)rray; then whether a key
+  // is set. A flush after the first of its kind finds its statement ready.
+  let shape = '';
   let keyed = false;
-  columns.forEach((column, index) => {
+  for (let index = 0; index < columns.length; index++) {
     const columnValues = values[index];
     const first = columnValues[0] ?? null;
     let same = true;
     for (let row = 1; row < rowCount && same; row++) {
       same = (columnValues[row] ?? null) === first;
     }
-    if (column.name === keyName && (first !== null || !same)) {
+    if (columns[index].name === keyName && (first !== null || !same)) {
       keyed = true;
     }
-    targets.push(quote(column.name));
-    if (same && (first === null || typeof first !== 'object')) {
-      // Bound once, or the column's fallback, or NULL: no value of a row is ever SQL text.
-      if (first !== null) {
-        bindings.push(asText(first));
-        selected.push(`?::${column.sqlType}`);
-      } else {
-        selected.push(column.fallback ?? 'null');
-      }
-      return;
+    if (same && first === null) {
+      shape += 'n';
+    } else if (same && typeof first !== 'object') {
+      shape += 's';
+      scalars.push(asText(first));
+    } else {
+      shape += 'a';
+      arrays.push(arrayLiteral(columnValues, rowCount));
     }
-    const alias = `c${arrays.length}`;
-    arrays.push('?::text[]');
-    aliases.push(alias);
-    arrayBindings.push(arrayLiteral(columnValues, rowCount));
-    const value = `v.${alias}::${column.sqlType}`;
-    selected.push(column.fallback ? `coalesce(${value}, ${column.fallback})` : value);
-  });
-  // Only pay for speculative insertion when some row has a key to collapse on.
-  const key = quote(keyName);
-  const onConflict = keyed ? ` on conflict (${key}) where ${key} is not null do nothing` : '';
-  let source: string;
-  if (arrays.length > 0) {
-    source = `unnest(${arrays.join(', ')}) as v(${aliases.join(', ')})`;
-    bindings.push(...arrayBindings);
-  } else {
-    source = 'generate_series(1, ?::int)';
-    bindings.push(rowCount);
   }
-  const sql =
-    `with inserted as (insert into ${table.name} (${targets.join(', ')})` +
-    ` select ${selected.join(', ')} from ${source}${onConflict})` +
-    ` select pg_notify(?, '')`;
-  bindings.push(EVENTS_CHANNEL);
+  shape += keyed ? 'k' : '';
+  let statements = statementsByTable.get(table);
+  if (!statements) {
+    statements = new Map();
+    statementsByTable.set(table, statements);
+  }
+  let sql = statements.get(shape);
+  if (sql === undefined) {
+    sql = insertStatement(table, columns, shape, keyed);
+    statements.set(shape, sql);
+  }
+  const bindings = [...scalars, ...(arrays.length > 0 ? arrays : [rowCount]), EVENTS_CHANNEL];
   await rawQuery(em, sql, bindings, trx);
+}
+
+/** The INSERT statements of a table, by shape (see insertEvents). */
+const statementsByTable = new WeakMap<EventTable, Map<string, string>>();
+
+/**
+ * The statement of one shape: scalar columns bound once (or the column's fallback, or NULL),
+ * array columns zipped by `unnest`. No value of a row is ever SQL text.
+ */
+function insertStatement(
+  table: EventTable,
+  columns: readonly InsertColumn[],
+  shape: string,
+  keyed: boolean,
+): string {
+  const quote = (name: string) => table.quote(name);
+  const selected: string[] = [];
+  const arrays: string[] = [];
+  const aliases: string[] = [];
+  columns.forEach((column, index) => {
+    if (shape[index] === 'n') {
+      selected.push(column.fallback ?? 'null');
+    } else if (shape[index] === 's') {
+      selected.push(`?::${column.sqlType}`);
+    } else {
+      const alias = `c${arrays.length}`;
+      arrays.push('?::text[]');
+      aliases.push(alias);
+      const value = `v.${alias}::${column.sqlType}`;
+      selected.push(column.fallback ? `coalesce(${value}, ${column.fallback})` : value);
+    }
+  });
+  const source =
+    arrays.length > 0
+      ? `unnest(${arrays.join(', ')}) as v(${aliases.join(', ')})`
+      : 'generate_series(1, ?::int)';
+  // Only pay for speculative insertion when some row has a key to collapse on.
+  const key = quote(table.columnName('idempotencyKey'));
+  const onConflict = keyed ? ` on conflict (${key}) where ${key} is not null do nothing` : '';
+  return (
+    `with inserted as (insert into ${table.name} (${columns.map(column => quote(column.name)).join(', ')})` +
+    ` select ${selected.join(', ')} from ${source}${onConflict})` +
+    ` select pg_notify(?, '')`
+  );
 }
 
 /**
