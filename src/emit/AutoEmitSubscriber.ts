@@ -237,13 +237,13 @@ export class AutoEmitSubscriber implements EventSubscriber {
     values[2][row] = rule.priority;
     values[3][row] = runAt?.toISOString();
     values[4][row] = idempotencyKey;
-    const link = definition.link(entity);
-    for (const name in link) {
+    const link = (definition.link(entity) ?? {}) as Record<string, unknown>;
+    for (const name of Object.keys(link)) {
       const target = writer.links.get(name);
       if (!target) {
         throw EventsError.invalidLink(writer.table.meta.className, name);
       }
-      linkValues(target.prop, (link as Record<string, unknown>)[name], deleted, values, target.first, row);
+      linkValues(target.prop, link[name], deleted, values, target.first, row);
     }
   }
 
