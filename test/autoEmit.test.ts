@@ -219,6 +219,35 @@ describe('auto-emission', () => {
     assert.equal(tracked.length, 1);
   });
 
+  it('text with quotes, backslashes, braces, commas or spelling NULL is stored exactly, in a flush where rows differ', async () => {
+    const notes = ['track:"quoted"', 'track:back\\slash\\', 'track:{a,b}', 'track:NULL', 'track: ', null];
+    const em = orm.em.fork();
+    const parcels = notes.map((note, index) => em.create(Parcel, { weight: index + 1, note }));
+    await em.flush();
+    const keys = await orm.em
+      .fork()
+      .find(ParcelEvent, { type: 'parcel.tracked' }, { orderBy: { id: 'asc' } });
+    assert.deepEqual(
+      keys.map(event => [event.idempotencyKey, event.parcel?.id]),
+      notes.slice(0, 5).map((note, index) => [note, parcels[index].id]),
+    );
+
+    const ids = parcels.map(parcel => parcel.id);
+    await em.nativeDelete(ParcelEvent, {});
+    parcels.forEach(parcel => em.remove(parcel));
+    await em.flush();
+    const snapshots = new Map(
+      (await events()).map(event => {
+        const { id, note } = event.parameters as { id: number; note: unknown };
+        return [id, note];
+      }),
+    );
+    assert.deepEqual(
+      ids.map(id => snapshots.get(id)),
+      notes,
+    );
+  });
+
   it('a LISTEN connection gets exactly one notification per committed transaction that wrote events, none for a rolled-back one', async () => {
     const listener = new Client({ connectionString: db.url });
     await listener.connect();

@@ -23,6 +23,12 @@ import { type EntityChange, entityChange } from './EntityChange';
 import { type InsertColumn, insertEvents, notifyNewEvents } from './insertEvents';
 import { activeTraceparent } from '../tracing/traceparent';
 
+// Read once, at load: compiled code reads each `@mikro-orm/core` import through the package
+// index's re-export getters, which the loops over a flush's entities would pay at every use.
+const { CREATE, DELETE, DELETE_EARLY } = ChangeSetType;
+const { SCALAR } = ReferenceKind;
+const core = { Reference, Utils, helper };
+
 /** A rule that matched a change in a flush, waiting for the entity's rows to be written. */
 interface Emission {
   definition: AutoEmitDefinition;
@@ -46,8 +52,8 @@ interface TableWriter {
   columns: InsertColumn[];
   /** `columns` and the traceparent's, for flushes in a span. */
   tracedColumns: InsertColumn[];
-  /** Link property name → its columns. */
-  links: Map<string, { prop: EntityMetadata<EventModel>['props'][number]; columns: string[] }>;
+  /** Link property name → the index of its first column in `columns` (one per field name). */
+  links: Map<string, { prop: EntityMetadata<EventModel>['props'][number]; first: number }>;
   idempotencyKeyLength: number;
 }
 
@@ -68,6 +74,9 @@ interface TableWriter {
 export class AutoEmitSubscriber implements EventSubscriber {
   private readonly pending = new WeakMap<UnitOfWork, PendingFlush>();
   private readonly writers = new Map<EntityMetadata<EventModel>, TableWriter>();
+  private readonly byDefinition = new Map<AutoEmitDefinition, TableWriter>();
+  /** Rules whose fixed values (type, priority, a fixed runAt) have been checked. */
+  private readonly checkedRules = new WeakSet<EmitRule<any, any>>();
 
   constructor(private readonly rules: EmissionRules) {}
 
@@ -94,10 +103,10 @@ export class AutoEmitSubscriber implements EventSubscriber {
     const deleted = new Set<object>();
     let created: ChangeSet<EventModel>[] | undefined;
     for (const changeSet of uow.getChangeSets()) {
-      if (changeSet.type === ChangeSetType.DELETE || changeSet.type === ChangeSetType.DELETE_EARLY) {
+      if (changeSet.type === DELETE || changeSet.type === DELETE_EARLY) {
         deleted.add(changeSet.entity);
       }
-      if (changeSet.type === ChangeSetType.CREATE && changeSet.entity instanceof EventModel) {
+      if (changeSet.type === CREATE && changeSet.entity instanceof EventModel) {
         (created ??= []).push(changeSet as ChangeSet<any>);
       }
       const definitions = this.rules.for(changeSet.meta);
@@ -159,69 +168,95 @@ export class AutoEmitSubscriber implements EventSubscriber {
   }
 
   private async write(em: FlushEventArgs['em'], trx: unknown, pending: PendingFlush): Promise<void> {
-    const byTable = new Map<TableWriter, Record<string, unknown>[]>();
+    const byTable = new Map<TableWriter, Emission[]>();
     for (const emission of pending.emissions) {
-      const writer = this.writer(em, this.rules.eventMeta(emission.definition));
-      const rows = byTable.get(writer) ?? [];
-      const row = this.row(writer, emission, pending.deleted);
-      if (pending.traceparent) {
-        row[writer.table.columnName('traceparent')] = pending.traceparent;
+      const writer = this.writer(em, emission.definition);
+      const emissions = byTable.get(writer);
+      if (emissions) {
+        emissions.push(emission);
+      } else {
+        byTable.set(writer, [emission]);
       }
-      rows.push(row);
-      byTable.set(writer, rows);
     }
     if (byTable.size === 0) {
       // Only events created by hand: the unit of work wrote them; wake the workers.
       await notifyNewEvents(em, trx);
       return;
     }
-    for (const [writer, rows] of byTable) {
+    // Every row is built (and checked) before any is sent: a bad value fails the flush whole.
+    const tables = [...byTable].map(([writer, emissions]) => {
       // The column is named only when there is a value for it, so that an app that traces
       // nothing does not need it.
       const columns = pending.traceparent ? writer.tracedColumns : writer.columns;
-      await insertEvents(em, trx, writer.table, columns, rows);
+      const values = columns.map(() => new Array<unknown>(emissions.length));
+      emissions.forEach((emission, row) => this.fill(writer, emission, pending.deleted, values, row));
+      if (pending.traceparent) {
+        values[columns.length - 1].fill(pending.traceparent);
+      }
+      return { writer, columns, values, rowCount: emissions.length };
+    });
+    for (const { writer, columns, values, rowCount } of tables) {
+      await insertEvents(em, trx, writer.table, columns, values, rowCount);
     }
   }
 
-  private row(writer: TableWriter, emission: Emission, deleted: Set<object>): Record<string, unknown> {
+  /** Writes one emission's values into row `row` of `values` (column by column, as `columns`). */
+  private fill(
+    writer: TableWriter,
+    emission: Emission,
+    deleted: Set<object>,
+    values: unknown[][],
+    row: number,
+  ): void {
     const { rule, entity, change, definition } = emission;
-    const values = {
-      type: rule.type,
-      parameters: rule.parameters ? rule.parameters(entity, change) : defaultParameters(change),
-      priority: rule.priority,
-      runAt: typeof rule.runAt === 'function' ? rule.runAt(entity, change) : rule.runAt,
-      idempotencyKey: rule.idempotencyKey?.(entity, change) ?? undefined,
-    };
-    // Checked before any row is sent: the flush fails with a typed error, not a driver error.
-    assertEventData(values, {
-      bigints: 'decimal',
-      nullMeansDefault: true,
-      idempotencyKeyLength: writer.idempotencyKeyLength,
-    });
-    const c = (property: EventColumn) => writer.table.columnName(property);
-    // Unset columns are left out (JSON.stringify drops undefined) and take their fallback.
-    const row: Record<string, unknown> = {
-      [c('type')]: values.type,
-      [c('parameters')]: values.parameters,
-      [c('priority')]: values.priority,
-      [c('runAt')]: values.runAt?.toISOString(),
-      [c('idempotencyKey')]: values.idempotencyKey,
-    };
-    for (const [name, value] of Object.entries(definition.link(entity) ?? {})) {
-      const link = writer.links.get(name);
-      if (!link) {
+    if (!this.checkedRules.has(rule)) {
+      // What a rule fixes is the same for each of its events: checked once.
+      assertEventData(
+        {
+          type: rule.type,
+          priority: rule.priority,
+          runAt: typeof rule.runAt === 'function' ? undefined : rule.runAt,
+        },
+        { bigints: 'decimal', nullMeansDefault: true, idempotencyKeyLength: writer.idempotencyKeyLength },
+      );
+      this.checkedRules.add(rule);
+    }
+    const parameters = rule.parameters ? rule.parameters(entity, change) : defaultParameters(change);
+    const runAt = typeof rule.runAt === 'function' ? rule.runAt(entity, change) : rule.runAt;
+    const idempotencyKey = rule.idempotencyKey?.(entity, change) ?? undefined;
+    if (parameters !== undefined || typeof rule.runAt === 'function' || idempotencyKey !== undefined) {
+      // Checked before any row is sent: the flush fails with a typed error, not a driver error.
+      assertEventData(
+        { type: rule.type, parameters, priority: rule.priority, runAt, idempotencyKey },
+        { bigints: 'decimal', nullMeansDefault: true, idempotencyKeyLength: writer.idempotencyKeyLength },
+      );
+    }
+    // Unset values take the column's fallback.
+    values[0][row] = rule.type;
+    values[1][row] = parameters;
+    values[2][row] = rule.priority;
+    values[3][row] = runAt?.toISOString();
+    values[4][row] = idempotencyKey;
+    const link = (definition.link(entity) ?? {}) as Record<string, unknown>;
+    for (const name of Object.keys(link)) {
+      const target = writer.links.get(name);
+      if (!target) {
         throw EventsError.invalidLink(writer.table.meta.className, name);
       }
-      const values = linkValues(link.prop, value, deleted);
-      link.columns.forEach((column, index) => (row[column] = values[index] ?? null));
+      linkValues(target.prop, link[name], deleted, values, target.first, row);
     }
-    return row;
   }
 
   /** The columns of an event table that emissions fill, worked out once per table. */
-  private writer(em: FlushEventArgs['em'], meta: EntityMetadata<EventModel>): TableWriter {
-    let writer = this.writers.get(meta);
+  private writer(em: FlushEventArgs['em'], definition: AutoEmitDefinition): TableWriter {
+    let writer = this.byDefinition.get(definition);
     if (writer) {
+      return writer;
+    }
+    const meta = this.rules.eventMeta(definition);
+    writer = this.writers.get(meta);
+    if (writer) {
+      this.byDefinition.set(definition, writer);
       return writer;
     }
     const table = new EventTable(meta, em);
@@ -235,12 +270,13 @@ export class AutoEmitSubscriber implements EventSubscriber {
     ];
     const links: TableWriter['links'] = new Map();
     for (const prop of linkProperties(meta)) {
-      links.set(prop.name, { prop, columns: prop.fieldNames });
+      links.set(prop.name, { prop, first: columns.length });
       prop.fieldNames.forEach((name, index) => columns.push({ name, sqlType: prop.columnTypes[index] }));
     }
     const tracedColumns = [...columns, { name: c('traceparent'), sqlType: 'text' }];
     writer = { table, columns, tracedColumns, links, idempotencyKeyLength: idempotencyKeyLength(meta) };
     this.writers.set(meta, writer);
+    this.byDefinition.set(definition, writer);
     return writer;
   }
 }
@@ -281,22 +317,34 @@ function idempotencyKeyLength(meta: EntityMetadata<EventModel>): number {
   return meta.properties.idempotencyKey?.length ?? IDEMPOTENCY_KEY_LENGTH;
 }
 
-/** The column values of a link: a to-one relation gives its target's primary key(s). */
+/**
+ * Writes the column values of a link into row `row` of `values`, from column `first` on: a
+ * to-one relation gives its target's primary key(s), NULL for none or a deleted target.
+ */
 function linkValues(
   prop: EntityMetadata<EventModel>['props'][number],
   value: unknown,
   deleted: Set<object>,
-): unknown[] {
-  if (prop.kind === ReferenceKind.SCALAR) {
-    return [value];
+  values: unknown[][],
+  first: number,
+  row: number,
+): void {
+  if (prop.kind === SCALAR) {
+    values[first][row] = value;
+    return;
   }
-  const target = Reference.isReference(value) ? value.unwrap() : value;
+  const target = core.Reference.isReference(value) ? value.unwrap() : value;
   if (target === null || target === undefined || deleted.has(target as object)) {
-    return prop.fieldNames.map(() => null);
+    return; // NULL in every column
   }
-  const keys = Utils.isEntity(target)
-    ? Utils.asArray(helper(target).getPrimaryKeys() ?? [])
-    : Utils.asArray(target);
-  // The decimal string insertEvents would write, without its slower path for BigInts.
-  return keys.map(key => (typeof key === 'bigint' ? key.toString() : key));
+  if (prop.fieldNames.length === 1 && core.Utils.isEntity(target)) {
+    values[first][row] = core.helper(target).getPrimaryKey();
+    return;
+  }
+  const keys = core.Utils.isEntity(target)
+    ? core.Utils.asArray(core.helper(target).getPrimaryKeys() ?? [])
+    : core.Utils.asArray(target);
+  for (let index = 0; index < prop.fieldNames.length; index++) {
+    values[first + index][row] = keys[index];
+  }
 }
