@@ -28,12 +28,20 @@ export class NatsPublisher implements RelayPublisher {
 
   async publish(messages: readonly RelayMessage[]): Promise<PromiseSettledResult<unknown>[]> {
     const js = await this.jetStream();
+    const { headers } = await import('@nats-io/transport-node');
+    // The W3C trace context, where the inbox reads it (traceparentFromHeaders).
+    const traceHeaders = (traceparent: string) => {
+      const made = headers();
+      made.set('traceparent', traceparent);
+      return made;
+    };
     const { stream, timeout } = this.options;
     return Promise.allSettled(
       messages.map(message =>
         js.publish(this.subject(message), encodeRelayMessage(message), {
           msgID: message.id,
           timeout,
+          ...(message.traceparent ? { headers: traceHeaders(message.traceparent) } : {}),
           ...(stream ? { expect: { streamName: stream } } : {}),
         }),
       ),

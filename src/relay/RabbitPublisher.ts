@@ -40,6 +40,7 @@ export class RabbitPublisher implements RelayPublisher {
                 messageId: message.id,
                 type: message.type,
                 contentType: 'application/json',
+                ...(message.traceparent ? { headers: { traceparent: message.traceparent } } : {}),
               },
               error =>
                 error ? reject(error instanceof Error ? error : new Error(String(error))) : resolve(),

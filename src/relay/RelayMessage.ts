@@ -19,13 +19,22 @@ export interface RelayMessage {
   /** ISO 8601. */
   createdAt: string;
   parameters: Record<string, unknown>;
+  /**
+   * The W3C trace context of the relay's handler span, when the app traces: also sent as the
+   * message's `traceparent` header, so that the inbox's event joins the same trace.
+   */
+  traceparent?: string;
 }
 
 /**
  * The message of an event of the table `meta`.
  * @internal
  */
-export function relayMessage(meta: EntityMetadata<EventModel>, event: EventModel): RelayMessage {
+export function relayMessage(
+  meta: EntityMetadata<EventModel>,
+  event: EventModel,
+  traceparent: string | null,
+): RelayMessage {
   const table = meta.schema && meta.schema !== '*' ? `${meta.schema}.${meta.tableName}` : meta.tableName;
   return {
     id: `${table}:${event.id}`,
@@ -34,6 +43,7 @@ export function relayMessage(meta: EntityMetadata<EventModel>, event: EventModel
     type: event.type,
     createdAt: new Date(event.createdAt).toISOString(),
     parameters: event.parameters ?? {},
+    ...(traceparent ? { traceparent } : {}),
   };
 }
 

@@ -9,6 +9,7 @@ import type { EventHandlerFunction, HandlerContext } from '../registry/EventHand
 import { handlerRegistry } from '../registry/HandlerRegistry';
 import { EventTable } from '../sql/EventTable';
 import { relayMessage } from './RelayMessage';
+import { injectTraceHeaders, traceparentFromHeaders } from '../tracing/traceHeaders';
 import type { RelayOptions } from './RelayOptions';
 import type { RelayPublisher } from './RelayPublisher';
 
@@ -36,7 +37,7 @@ export function createRelay(
     if (!work) {
       // Called by hand, outside a batch: publish this event alone, unordered.
       const group = new RelayGroup(name, publisher(ctx.logger), options, relay);
-      group.add(event);
+      group.add(event, handlerTraceparent());
       await group.settle(ctx.em);
       return group.outcome(event);
     }
@@ -45,7 +46,7 @@ export function createRelay(
       group = new RelayGroup(name, publisher(ctx.logger), options, relay);
       groups.set(work.batch, group);
     }
-    group.add(event);
+    group.add(event, handlerTraceparent());
     const added = group;
     work.defer(async em => {
       await added.settle(em);
@@ -62,6 +63,7 @@ class RelayGroup {
   private settled?: Promise<void>;
   private readonly waiting = new Map<EventModel, { reason: string; delayMs: number }>();
   private readonly failed = new Map<EventModel, unknown>();
+  private readonly traceparents = new Map<EventModel, string | null>();
 
   constructor(
     private readonly name: string,
@@ -70,8 +72,10 @@ class RelayGroup {
     private readonly handler: EventHandlerFunction,
   ) {}
 
-  add(event: EventModel): void {
+  /** `traceparent`: the handler span's, taken now, since the publish runs after the handler. */
+  add(event: EventModel, traceparent: string | null): void {
     this.events.push(event);
+    this.traceparents.set(event, traceparent);
   }
 
   /** Publishes the group, once, however many of its events ask. */
@@ -109,7 +113,9 @@ class RelayGroup {
       return;
     }
     const metaOf = (event: EventModel) => em.getMetadata().get<EventModel>(event.constructor.name);
-    const results = await this.publisher.publish(ready.map(event => relayMessage(metaOf(event), event)));
+    const results = await this.publisher.publish(
+      ready.map(event => relayMessage(metaOf(event), event, this.traceparents.get(event) ?? null)),
+    );
     results.forEach((result, index) => {
       if (result.status === 'rejected') {
         this.failed.set(ready[index], result.reason);
@@ -184,4 +190,9 @@ function compareIds(a: string | number, b: string | number): number {
   const x = BigInt(a);
   const y = BigInt(b);
   return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/** The trace context of the running handler's span, or null when the app does not trace. */
+function handlerTraceparent(): string | null {
+  return traceparentFromHeaders(injectTraceHeaders({}));
 }

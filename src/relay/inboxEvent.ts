@@ -2,6 +2,7 @@ import type { EntityMetadata } from '@mikro-orm/core';
 import { EventsError } from '../EventsError';
 import { assertEventType } from '../model/AbstractEvents';
 import type { EventModel } from '../model/EventModel';
+import { traceparentFromHeaders } from '../tracing/traceHeaders';
 
 /** The event an inbox message becomes. */
 export interface InboxEvent {
@@ -9,6 +10,8 @@ export interface InboxEvent {
   key: string;
   type: string;
   parameters: Record<string, unknown>;
+  /** The sender's W3C trace context, from the message's `traceparent` header: see injectTraceHeaders. */
+  traceparent: string | null;
 }
 
 /**
@@ -17,7 +20,12 @@ export interface InboxEvent {
  * Anything else is a poison message: an `EventsError` that says why.
  * @internal
  */
-export function inboxEvent(meta: EntityMetadata<EventModel>, key: string, body: Uint8Array): InboxEvent {
+export function inboxEvent(
+  meta: EntityMetadata<EventModel>,
+  key: string,
+  body: Uint8Array,
+  headers: unknown,
+): InboxEvent {
   let message: unknown;
   try {
     message = JSON.parse(Buffer.from(body).toString('utf8'));
@@ -40,5 +48,10 @@ export function inboxEvent(meta: EntityMetadata<EventModel>, key: string, body: 
   if (typeof parameters !== 'object' || parameters === null || Array.isArray(parameters)) {
     throw EventsError.invalidInboxMessage(key, 'its parameters are not a JSON object');
   }
-  return { key, type, parameters: parameters as Record<string, unknown> };
+  return {
+    key,
+    type,
+    parameters: parameters as Record<string, unknown>,
+    traceparent: traceparentFromHeaders(headers),
+  };
 }

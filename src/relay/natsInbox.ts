@@ -72,7 +72,7 @@ async function consume(
       const key = message.headers?.get('Nats-Msg-Id') || `${nats.stream}:${message.seq}`;
       let event;
       try {
-        event = inboxEvent(meta, key, message.data);
+        event = inboxEvent(meta, key, message.data, message.headers);
       } catch (error) {
         if (nats.deadLetterSubject) {
           await js.publish(nats.deadLetterSubject, message.data, { headers: message.headers, msgID: key });

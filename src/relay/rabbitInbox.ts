@@ -98,7 +98,7 @@ async function consume(
     const key = message.properties.messageId || `${rabbit.queue}:${message.fields.deliveryTag}`;
     let event;
     try {
-      event = inboxEvent(meta, String(key), message.content);
+      event = inboxEvent(meta, String(key), message.content, message.properties.headers);
     } catch (error) {
       logger.error(`inbox ${meta.className}: ${errorMessage(error)}; dead-lettered`);
       channel.nack(message, false, false);

@@ -21,13 +21,11 @@ export async function storeInboxEvent(
     { name: table.columnName('type'), sqlType: 'text' },
     { name: table.columnName('parameters'), sqlType: 'jsonb', fallback: `'{}'::jsonb` },
     { name: table.columnName('idempotencyKey'), sqlType: 'text' },
+    { name: table.columnName('traceparent'), sqlType: 'text' },
   ];
-  const row = {
-    [table.columnName('type')]: event.type,
-    [table.columnName('parameters')]: event.parameters,
-    [table.columnName('idempotencyKey')]: event.key,
-  };
+  // Column by column, one row.
+  const values = [[event.type], [event.parameters], [event.key], [event.traceparent]];
   await em.transactional(async trx => {
-    await insertEvents(trx, trx.getTransactionContext(), table, columns, [row]);
+    await insertEvents(trx, trx.getTransactionContext(), table, columns, values, 1);
   });
 }
