@@ -27,6 +27,7 @@ import { HandlerEntityManager } from './HandlerEntityManager';
 import { transactionContextOf } from '../db/transactionContextOf';
 import { HandlerObserver, observed } from './HandlerObserver';
 import { HandlerRun } from './HandlerRun';
+import { stampTraceparent } from '../tracing/stampTraceparent';
 import { LinkedEntities } from './LinkedEntities';
 import { RetryPolicy } from './RetryPolicy';
 import { type BatchWork, Postponement } from './BatchWork';
@@ -497,6 +498,10 @@ export class Processor {
           );
           const em = handlerEm.forked;
           writes = em && defer ? deferrableWrites(em) : undefined;
+          if (writes) {
+            // Still in the handler's span: its held-back events carry it, not the batch's end's.
+            stampTraceparent(writes.inserts);
+          }
           if (em && !writes) {
             // In the handler's context too: lifecycle hooks and subscribers that use the global
             // EntityManager during the flush write in the handler's savepoint.
