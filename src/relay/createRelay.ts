@@ -10,6 +10,7 @@ import { handlerRegistry } from '../registry/HandlerRegistry';
 import { EventTable } from '../sql/EventTable';
 import { relayMessage } from './RelayMessage';
 import { injectTraceHeaders, traceparentFromHeaders } from '../tracing/traceHeaders';
+import { publishSpans } from '../tracing/publishSpans';
 import type { RelayOptions } from './RelayOptions';
 import type { RelayPublisher } from './RelayPublisher';
 
@@ -113,9 +114,18 @@ class RelayGroup {
       return;
     }
     const metaOf = (event: EventModel) => em.getMetadata().get<EventModel>(event.constructor.name);
-    const results = await this.publisher.publish(
+    const traced = publishSpans(
       ready.map(event => relayMessage(metaOf(event), event, this.traceparents.get(event) ?? null)),
+      this.publisher.description,
     );
+    let results: PromiseSettledResult<unknown>[];
+    try {
+      results = await this.publisher.publish(traced.messages);
+    } catch (error) {
+      traced.end(ready.map(() => ({ status: 'rejected', reason: error })));
+      throw error;
+    }
+    traced.end(results);
     results.forEach((result, index) => {
       if (result.status === 'rejected') {
         this.failed.set(ready[index], result.reason);
