@@ -7,6 +7,10 @@ import { Effect, Ticket, testEntities } from './fixtures/entities';
 import { silent } from './support/silentLogger';
 import { createTestDatabase, type TestDatabase } from './support/testDatabase';
 import { clearDatabase } from './support/schema';
+import { mikroOrmMajor } from './support/mikroOrmMajor';
+
+/** On MikroORM 7, updates and deletes are not held back (see deferrableWrites): the README says so. */
+const ON_7 = mikroOrmMajor >= 7 && 'MikroORM 7 flushes updates and deletes in their handler';
 
 @Entity({ tableName: 'linked_order' })
 class LinkedOrder {
@@ -72,26 +76,30 @@ describe('writes held back for the batch', () => {
     return events.map(event => byId.get(event.order!.id)!);
   }
 
-  it("loads the batch's linked entities with one query and writes its handlers' updates with one statement", async () => {
-    register(OrderEvent, 'charged', async function markPaid(event, ctx) {
-      const order = await ctx.em.findOneOrFail(LinkedOrder, event.order!.id);
-      order.paid = true;
-    });
-    // A first batch shows the processor that these handlers use their EntityManager.
-    await addOrderEvents('charged', ['warm-up']);
-    await processEvents(db.orm);
-    const events = await addOrderEvents('charged', ['a', 'b', 'c', 'd', 'e']);
-    statements.length = 0;
+  it(
+    "loads the batch's linked entities with one query and writes its handlers' updates with one statement",
+    { skip: ON_7 },
+    async () => {
+      register(OrderEvent, 'charged', async function markPaid(event, ctx) {
+        const order = await ctx.em.findOneOrFail(LinkedOrder, event.order!.id);
+        order.paid = true;
+      });
+      // A first batch shows the processor that these handlers use their EntityManager.
+      await addOrderEvents('charged', ['warm-up']);
+      await processEvents(db.orm);
+      const events = await addOrderEvents('charged', ['a', 'b', 'c', 'd', 'e']);
+      statements.length = 0;
 
-    const result = await processEvents(db.orm, { batchSize: 10 });
+      const result = await processEvents(db.orm, { batchSize: 10 });
 
-    assert.deepEqual([result.batches, result.processed], [1, 5]);
-    assert.equal(sent(/select .* from "linked_order"/), 1, `one SELECT:\n${statements.join('\n')}`);
-    assert.equal(sent(/update "linked_order"/), 1, `one UPDATE:\n${statements.join('\n')}`);
-    // The savepoint of the batch's combined write, and none of a handler's own.
-    assert.equal(sent(/savepoint mikro_orm_events_handler/), 1, `one savepoint:\n${statements.join('\n')}`);
-    assert.deepEqual(await paid(events), [true, true, true, true, true]);
-  });
+      assert.deepEqual([result.batches, result.processed], [1, 5]);
+      assert.equal(sent(/select .* from "linked_order"/), 1, `one SELECT:\n${statements.join('\n')}`);
+      assert.equal(sent(/update "linked_order"/), 1, `one UPDATE:\n${statements.join('\n')}`);
+      // The savepoint of the batch's combined write, and none of a handler's own.
+      assert.equal(sent(/savepoint mikro_orm_events_handler/), 1, `one savepoint:\n${statements.join('\n')}`);
+      assert.deepEqual(await paid(events), [true, true, true, true, true]);
+    },
+  );
 
   it("rolls back a failing handler's update while the others' commit", async () => {
     register(OrderEvent, 'charged', async function markPaidOrFail(event, ctx) {
@@ -165,33 +173,37 @@ describe('writes held back for the batch', () => {
     assert.equal(await db.orm.em.fork().count(Effect, {}), 2, 'both rows commit');
   });
 
-  it('when held-back updates fail together, their handler runs again alone and only the culprit fails', async () => {
-    await db.orm.em.fork().insertMany(Ticket, [
-      { id: 1, code: 'a' },
-      { id: 2, code: 'b' },
-      { id: 3, code: 'c' },
-      { id: 4, code: 'taken' },
-    ]);
-    const calls: string[] = [];
-    register(OrderEvent, 'renamed', async function rename(event, ctx) {
-      const [id, code] = String(event.parameters.code).split('=');
-      calls.push(id);
-      const ticket = await ctx.em.findOneOrFail(Ticket, Number(id));
-      ticket.code = code;
-    });
-    const events = await addOrderEvents('renamed', ['1=x', '2=taken', '3=y']);
+  it(
+    'when held-back updates fail together, their handler runs again alone and only the culprit fails',
+    { skip: ON_7 },
+    async () => {
+      await db.orm.em.fork().insertMany(Ticket, [
+        { id: 1, code: 'a' },
+        { id: 2, code: 'b' },
+        { id: 3, code: 'c' },
+        { id: 4, code: 'taken' },
+      ]);
+      const calls: string[] = [];
+      register(OrderEvent, 'renamed', async function rename(event, ctx) {
+        const [id, code] = String(event.parameters.code).split('=');
+        calls.push(id);
+        const ticket = await ctx.em.findOneOrFail(Ticket, Number(id));
+        ticket.code = code;
+      });
+      const events = await addOrderEvents('renamed', ['1=x', '2=taken', '3=y']);
 
-    const result = await processEvents(db.orm, { batchSize: 10 });
+      const result = await processEvents(db.orm, { batchSize: 10 });
 
-    assert.deepEqual([result.batches, result.processed, result.dead], [1, 2, 1]);
-    // The second rename fails when it is written, before the third's SELECT: it runs again,
-    // alone, at the end of the batch, and fails there.
-    assert.deepEqual(calls, ['1', '2', '3', '2']);
-    const codes = (await db.orm.em.fork().find(Ticket, {}, { orderBy: { id: 'asc' } })).map(
-      ticket => ticket.code,
-    );
-    assert.deepEqual(codes, ['x', 'b', 'y', 'taken']);
-    const failed = await db.orm.em.fork().findOneOrFail(OrderEvent, events[1].id);
-    assert.match(failed.errorMessage ?? '', /^rename: .*unique/i);
-  });
+      assert.deepEqual([result.batches, result.processed, result.dead], [1, 2, 1]);
+      // The second rename fails when it is written, before the third's SELECT: it runs again,
+      // alone, at the end of the batch, and fails there.
+      assert.deepEqual(calls, ['1', '2', '3', '2']);
+      const codes = (await db.orm.em.fork().find(Ticket, {}, { orderBy: { id: 'asc' } })).map(
+        ticket => ticket.code,
+      );
+      assert.deepEqual(codes, ['x', 'b', 'y', 'taken']);
+      const failed = await db.orm.em.fork().findOneOrFail(OrderEvent, events[1].id);
+      assert.match(failed.errorMessage ?? '', /^rename: .*unique/i);
+    },
+  );
 });
