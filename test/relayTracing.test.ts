@@ -1,28 +1,14 @@
 import 'reflect-metadata';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { context, propagation, trace } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import {
-  BasicTracerProvider,
-  InMemorySpanExporter,
-  type ReadableSpan,
-  SimpleSpanProcessor,
-} from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { consumeInbox, EventsExtension, natsRelay, processEvents, register } from 'mikro-orm-events';
 import { ParcelEvent, ParcelInbox, relayEntities } from './fixtures/relayEntities';
 import { NatsServer } from './support/natsServer';
+import { exporter, tracer } from './support/inMemoryTracing';
 import { silent } from './support/silentLogger';
 import { createTestDatabase, type TestDatabase } from './support/testDatabase';
 import { waitFor } from './support/waitFor';
-
-const exporter = new InMemorySpanExporter();
-const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
-trace.setGlobalTracerProvider(provider);
-context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-propagation.setGlobalPropagator(new W3CTraceContextPropagator());
-const tracer = trace.getTracer('app');
 
 function spanNamed(name: string): ReadableSpan {
   const found = exporter.getFinishedSpans().filter(span => span.name === name);

@@ -1,15 +1,9 @@
 import 'reflect-metadata';
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { context, propagation, type Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
-import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { propagation, type Span, SpanKind, SpanStatusCode } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import {
-  BasicTracerProvider,
-  InMemorySpanExporter,
-  type ReadableSpan,
-  SimpleSpanProcessor,
-} from '@opentelemetry/sdk-trace-base';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import {
   autoEmit,
   EventsExtension,
@@ -21,16 +15,10 @@ import {
 } from 'mikro-orm-events';
 import { emitEntities, Parcel, ParcelEvent } from './fixtures/emitEntities';
 import { TestEvent, testEntities } from './fixtures/entities';
+import { exporter, provider, tracer } from './support/inMemoryTracing';
 import { silent } from './support/silentLogger';
 import { createTestDatabase, type TestDatabase } from './support/testDatabase';
 import { clearDatabase } from './support/schema';
-
-const exporter = new InMemorySpanExporter();
-const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
-trace.setGlobalTracerProvider(provider);
-context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
-propagation.setGlobalPropagator(new W3CTraceContextPropagator());
-const tracer = trace.getTracer('app');
 
 /** Runs `fn` in a new active span (the app's request), which ends after it. */
 async function inRequest<T>(fn: (span: Span) => Promise<T>): Promise<T> {

@@ -4,15 +4,10 @@ import { optionalPackage } from '../optionalPackage';
 /** @internal */
 export type PromClientModule = typeof PromClient;
 
-let client: PromClientModule | null | undefined;
-
 /**
- * prom-client when it is installed, else null; looked up once per process.
+ * prom-client when it is installed, else null.
  * @internal
  */
 export function promClient(): PromClientModule | null {
-  if (client === undefined) {
-    client = optionalPackage<PromClientModule>('prom-client');
-  }
-  return client;
+  return optionalPackage<PromClientModule>('prom-client');
 }

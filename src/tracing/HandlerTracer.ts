@@ -1,9 +1,6 @@
 import type { Tracer } from '@opentelemetry/api';
-import { type OpenTelemetry, openTelemetry } from './openTelemetry';
+import { type OpenTelemetry, openTelemetry, TRACER_NAME } from './openTelemetry';
 import { contextOfTraceparent } from './traceparent';
-
-/** The tracer's name, as spans' instrumentation scope. */
-const TRACER_NAME = 'mikro-orm-events';
 
 /**
  * What a handler span is about.

@@ -7,11 +7,11 @@ import { optionalPackage } from '../optionalPackage';
  */
 export type OpenTelemetry = typeof OpenTelemetryApi;
 
-let api: OpenTelemetry | null | undefined;
+/** The library's tracer name: the instrumentation scope of its handler and publish spans. */
+export const TRACER_NAME = 'mikro-orm-events';
 
 /**
- * `@opentelemetry/api` when it is installed, else null; looked up once per process, so that an
- * app without it pays one failed `require` and then a null check per use.
+ * `@opentelemetry/api` when it is installed, else null (looked up once per process).
  *
  * `require`, not `import()`: the flush path that stores trace context is synchronous in spirit,
  * and the API keeps its state (tracer provider, context manager, propagator) on `globalThis`,
@@ -19,8 +19,5 @@ let api: OpenTelemetry | null | undefined;
  * @internal
  */
 export function openTelemetry(): OpenTelemetry | null {
-  if (api === undefined) {
-    api = optionalPackage<OpenTelemetry>('@opentelemetry/api');
-  }
-  return api;
+  return optionalPackage<OpenTelemetry>('@opentelemetry/api');
 }

@@ -1,10 +1,7 @@
 import type { Span } from '@opentelemetry/api';
 import type { RelayMessage } from '../relay/RelayMessage';
-import { openTelemetry } from './openTelemetry';
+import { openTelemetry, TRACER_NAME } from './openTelemetry';
 import { contextOfTraceparent, formatTraceparent } from './traceparent';
-
-/** The tracer's name, as spans' instrumentation scope (the handler spans' too). */
-const TRACER_NAME = 'mikro-orm-events';
 
 /**
  * PRODUCER spans for a relay's publishes, one a message that carries a trace context (its
