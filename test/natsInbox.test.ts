@@ -6,7 +6,14 @@ import { Effect } from './fixtures/entities';
 import './fixtures/relayHandlers';
 import { ParcelInbox, relayEntities } from './fixtures/relayEntities';
 import { finished, root, runCli, startCli, waitForLine } from './support/cli';
-import { addStream, consumerPending, deleteStream, publishRaw, readStream } from './support/jetStream';
+import {
+  addStream,
+  consumerPending,
+  deleteStream,
+  publishRaw,
+  readStream,
+  retryingPublisher,
+} from './support/jetStream';
 import { NatsServer } from './support/natsServer';
 import { clearDatabase } from './support/schema';
 import { silent } from './support/silentLogger';
@@ -155,6 +162,93 @@ describe('the inbox, from NATS JetStream', () => {
       );
       await deleteStream(nats.url, stream);
       await deleteStream(nats.url, deadStream);
+    },
+  );
+
+  it(
+    'events:consume rides out a NATS restart: one log line per outage, every message one event and one handler effect',
+    { timeout: 300_000 },
+    async () => {
+      const consumer = startCli(
+        ['events:consume', '--model', 'ParcelInbox', '--nats', nats.url, '--stream', stream, ...CONFIG],
+        db.url,
+      );
+      const output = finished(consumer);
+      const publisher = await retryingPublisher(nats.url);
+      let published = 0;
+      let down = false;
+      let publishedWhileDown = 0;
+      const publish = () => {
+        publishedWhileDown += down ? 1 : 0;
+        return publisher.publish(relayed(++published));
+      };
+      try {
+        await waitForLine(consumer, /reading NATS/, 120_000, 'stderr');
+        while (published < 40) {
+          await publish();
+        }
+        await waitFor(async () => (await storedKeys()).length === 40, 120_000, 'the first messages stored');
+
+        // Published every 50 ms while the server stops, is down and starts again, each publish
+        // retried until the server takes it: many wait for it at once.
+        let restarted = false;
+        const during = (async () => {
+          const publishes: Promise<void>[] = [];
+          let afterRestart = 0;
+          while (!restarted || afterRestart < 20) {
+            publishes.push(publish());
+            afterRestart += restarted ? 1 : 0;
+            await new Promise(resolve => setTimeout(resolve, 50));
+          }
+          await Promise.all(publishes);
+        })();
+        await new Promise(resolve => setTimeout(resolve, 500));
+        await nats.stop();
+        down = true;
+        await new Promise(resolve => setTimeout(resolve, 3000));
+        down = false;
+        await nats.start();
+        restarted = true;
+        await during;
+        const afterOutage = published + 40;
+        while (published < afterOutage) {
+          await publish();
+        }
+        await waitFor(
+          async () => (await storedKeys()).length === published,
+          120_000,
+          'every message stored after the restart',
+        );
+        await waitFor(
+          async () => (await consumerPending(nats.url, stream, 'parcel_inbox_inbox')) === 0,
+          120_000,
+          'every message acknowledged',
+        );
+      } finally {
+        await publisher.close();
+        consumer.kill('SIGTERM');
+      }
+      const result = await output;
+      assert.equal(result.code, 0, result.stderr);
+      assert.ok(publishedWhileDown > 0, 'messages were published while the server was down');
+
+      const keys = await storedKeys();
+      assert.equal(keys.length, published, 'one event per message');
+      assert.deepEqual(
+        new Set(keys),
+        new Set(Array.from({ length: published }, (_, n) => `parcel_event:${n + 1}`)),
+      );
+      const lines = result.stderr.split('\n').filter(line => line.startsWith('[events]'));
+      assert.equal(lines.filter(line => /connection lost/.test(line)).length, 1, result.stderr);
+      assert.equal(lines.filter(line => /connection back/.test(line)).length, 1, result.stderr);
+      // The start line, the outage's two lines: nothing repeated while the server was down.
+      assert.ok(lines.length <= 4, result.stderr);
+
+      await processEvents(db.orm, { logger: silent });
+      const effects = await db.orm.em.fork().find(Effect, {});
+      assert.equal(effects.length, published, 'one handler effect per message');
+      assert.equal(new Set(effects.map(effect => effect.worker)).size, published);
+      await deleteStream(nats.url, stream);
     },
   );
 

@@ -104,3 +104,30 @@ export async function consumerPending(servers: string, stream: string, consumer:
     await nc.close();
   }
 }
+
+/**
+ * A publisher of its own that rides out a server outage the way a careful service does: its
+ * connection reconnects forever, and a publish that gets no ack (the server is down) is sent
+ * again, with the same message id, until the server acknowledges it. The stream's duplicate
+ * window drops a retried message that did arrive.
+ */
+export async function retryingPublisher(servers: string): Promise<{
+  publish(message: { subject: string; msgId: string; body: string }): Promise<void>;
+  close(): Promise<void>;
+}> {
+  const nc = await connect({ servers, maxReconnectAttempts: -1, reconnectTimeWait: 200 });
+  const js = jetstream(nc, { timeout: 1000 });
+  return {
+    async publish({ subject, msgId, body }) {
+      for (;;) {
+        try {
+          await js.publish(subject, body, { msgID: msgId });
+          return;
+        } catch {
+          await new Promise(resolve => setTimeout(resolve, 200));
+        }
+      }
+    },
+    close: () => nc.close(),
+  };
+}
