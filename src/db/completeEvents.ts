@@ -13,6 +13,11 @@ export interface EventOutcome {
   processed: boolean;
   /** At least one handler failed in this attempt. */
   failed: boolean;
+  /**
+   * Waits for another event (a Postponement), nothing failed: only `runAt` (by `retryDelay`)
+   * and `completedHandlers` are written; no attempt counts, the error columns stay as they were.
+   */
+  postponed?: boolean;
   errorMessage: string | null;
   /** Tries so far, this one included. */
   attempts: number;
@@ -37,7 +42,9 @@ export interface EventOutcome {
  * parameter that `jsonb_to_recordset` turns into rows. Every value is bound, never spliced.
  *
  * `error` and `errorMessage` describe the attempt just made, so a success clears the message of
- * an earlier failed try; `attempts` and `lastErrorAt` keep the history of failed tries.
+ * an earlier failed try; `attempts` and `lastErrorAt` keep the history of failed tries. A
+ * postponed event made no attempt: it travels with the failures for its `runAt`, and keeps its
+ * error columns as they were.
  * @internal
  */
 export async function completeEvents(
@@ -49,7 +56,7 @@ export async function completeEvents(
   const succeeded = new Map<string, { handlers: string[]; ids: string[] }>();
   const failed: EventOutcome[] = [];
   for (const outcome of outcomes) {
-    if (outcome.failed) {
+    if (outcome.failed || outcome.postponed) {
       failed.push(outcome);
       continue;
     }
@@ -82,19 +89,20 @@ async function completeFailures(
     `update ${table.name} as e set` +
     ` ${c('processed')} = v.processed,` +
     ` ${c('processedAt')} = case when v.processed then clock_timestamp() else e.${c('processedAt')} end,` +
-    ` ${c('error')} = true,` +
-    ` ${c('errorMessage')} = v.error_message,` +
-    ` ${c('lastErrorAt')} = clock_timestamp(),` +
+    ` ${c('error')} = v.postponed is not true or e.${c('error')},` +
+    ` ${c('errorMessage')} = case when v.postponed then e.${c('errorMessage')} else v.error_message end,` +
+    ` ${c('lastErrorAt')} = case when v.postponed then e.${c('lastErrorAt')} else clock_timestamp() end,` +
     ` ${c('attempts')} = v.attempts,` +
     ` ${c('runAt')} = coalesce(clock_timestamp() + v.retry_delay * interval '1 millisecond', e.${c('runAt')}),` +
     ` ${c('completedHandlers')} = v.completed_handlers` +
-    ` from jsonb_to_recordset(?::jsonb) as v(id bigint, processed boolean,` +
+    ` from jsonb_to_recordset(?::jsonb) as v(id bigint, processed boolean, postponed boolean,` +
     ` error_message text, attempts integer, retry_delay float8, completed_handlers text[])` +
     ` where e.${c('id')} = v.id` +
     ` returning e.${c('id')}::text as id, e.${c('runAt')} as run_at`;
   const rows = outcomes.map(outcome => ({
     id: outcome.id,
     processed: outcome.processed,
+    postponed: outcome.postponed === true,
     error_message: outcome.errorMessage,
     attempts: outcome.attempts,
     retry_delay: outcome.retryDelay,

@@ -418,20 +418,22 @@ export class Processor {
         retryDelay: null,
       };
     }
-    const message = failures.map(failure => `${failure.handler.name}: ${failure.message}`).join('\n');
     if (failures.every(failure => failure.postponed)) {
       const delay = Math.max(...failures.map(failure => failure.postponed!.delayMs));
+      // Nothing failed: the event waits for another, its error columns as they were.
       return {
         id: event.id,
         completedHandlers: completed,
         processed: false,
-        failed: true,
-        errorMessage: message,
+        failed: false,
+        postponed: true,
+        errorMessage: null,
         attempts: event.attempts,
         // May be negative: the new runAt is whatever the postponement names, past or future.
         retryDelay: delay,
       };
     }
+    const message = failures.map(failure => `${failure.handler.name}: ${failure.message}`).join('\n');
     const limit = this.retry.limit(
       event.maxAttempts,
       failures.map(failure => failure.handler.maxAttempts),
@@ -605,6 +607,9 @@ export class Processor {
     for (const [index, outcome] of perEvent ? outcomes.entries() : []) {
       const event = events[index];
       const attempt = event.attempts + 1;
+      if (outcome.postponed) {
+        continue;
+      }
       if (!outcome.failed) {
         await callHook(logger, 'onProcessed', hooks.onProcessed, event, { attempt });
       } else if (outcome.retryDelay !== null) {
@@ -632,10 +637,10 @@ async function rollback(em: EntityManager): Promise<undefined> {
 function summarize(outcomes: EventOutcome[], durationMs: number): BatchResult {
   const result: BatchResult = { claimed: outcomes.length, processed: 0, retried: 0, dead: 0, durationMs };
   for (const { failed, processed } of outcomes) {
-    if (!failed) {
-      result.processed++;
-    } else if (!processed) {
+    if (!processed) {
       result.retried++;
+    } else if (!failed) {
+      result.processed++;
     } else {
       result.dead++;
     }
