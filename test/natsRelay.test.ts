@@ -1,11 +1,13 @@
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { ParcelEvent, relayEntities } from './fixtures/relayEntities';
+import { type EventsHooks, natsRelay, processEvents, register } from 'mikro-orm-events';
+import { Parcel, ParcelEvent, relayEntities } from './fixtures/relayEntities';
 import { type CliResult, finished, startCli } from './support/cli';
 import { deleteStream, readStream, type StoredMessage, streamCount } from './support/jetStream';
 import { NatsServer } from './support/natsServer';
 import { clearDatabase } from './support/schema';
+import { silent } from './support/silentLogger';
 import { createTestDatabase, type TestDatabase } from './support/testDatabase';
 import { waitFor } from './support/waitFor';
 
@@ -198,6 +200,51 @@ describe('relaying events to NATS JetStream', () => {
         result.stderr,
       );
       assertRelayed(await readStream(nats.url, stream), 3_000);
+      await deleteStream(nats.url, stream);
+    },
+  );
+
+  it(
+    'an event that waits for an older one of its parcel is postponed, not failed: no error, no attempt, no onRetried',
+    { timeout: 120_000 },
+    async () => {
+      // In this process: parcel.held is relayed here only, so the worker processes do not see it.
+      register(ParcelEvent, 'parcel.held', natsRelay({ servers: nats.url, stream, subject: `relay${run}` }));
+      const em = db.orm.em.fork();
+      const [first, second] = [em.create(Parcel, { id: 1 }), em.create(Parcel, { id: 2 })];
+      const later = new Date(Date.now() + 3_600_000);
+      const older = em.create(ParcelEvent, { type: 'parcel.held', parcel: first, runAt: later });
+      const younger = em.create(ParcelEvent, { type: 'parcel.held', parcel: first });
+      const other = em.create(ParcelEvent, { type: 'parcel.held', parcel: second });
+      await em.flush();
+      const calls: string[] = [];
+      const hooks: EventsHooks = {
+        onProcessed: event => void calls.push(`processed ${event.id}`),
+        onRetried: event => void calls.push(`retried ${event.id}`),
+        onDead: event => void calls.push(`dead ${event.id}`),
+      };
+
+      const result = await processEvents(db.orm, { hooks, logger: silent, types: ['parcel.held'] });
+
+      assert.deepEqual(calls, [`processed ${other.id}`], 'no hook for the postponed event');
+      assert.deepEqual([result.processed, result.retried, result.dead], [1, 1, 0]);
+      const row = await db.orm.em.fork().findOneOrFail(ParcelEvent, younger.id);
+      assert.deepEqual(
+        {
+          processed: row.processed,
+          error: row.error,
+          errorMessage: row.errorMessage,
+          attempts: row.attempts,
+        },
+        { processed: false, error: false, errorMessage: null, attempts: 0 },
+      );
+      assert.equal(row.lastErrorAt ?? null, null);
+      // Moved to about the older one's runAt, an hour ahead: claimed after it.
+      assert.ok(row.runAt.getTime() > Date.now() + 1_800_000, String(row.runAt));
+      assert.deepEqual(
+        (await readStream(nats.url, stream)).map(message => message.msgId),
+        [`parcel_event:${other.id}`],
+      );
       await deleteStream(nats.url, stream);
     },
   );
