@@ -218,7 +218,7 @@ describe('relaying events to NATS JetStream', () => {
       const em = db.orm.em.fork();
       const [first, second] = [em.create(Parcel, { id: 1 }), em.create(Parcel, { id: 2 })];
       const later = new Date(Date.now() + 3_600_000);
-      const older = em.create(ParcelEvent, { type: 'parcel.held', parcel: first, runAt: later });
+      em.create(ParcelEvent, { type: 'parcel.held', parcel: first, runAt: later });
       const younger = em.create(ParcelEvent, { type: 'parcel.held', parcel: first });
       const other = em.create(ParcelEvent, { type: 'parcel.held', parcel: second });
       await em.flush();
