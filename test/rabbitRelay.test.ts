@@ -1,9 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { connect } from 'amqplib';
-import { consumeInbox } from 'mikro-orm-events';
+import { consumeInbox, processEvents } from 'mikro-orm-events';
+import { Effect } from './fixtures/entities';
+import './fixtures/relayHandlers';
 import { ParcelEvent, ParcelInbox, relayEntities } from './fixtures/relayEntities';
-import { finished, startCli } from './support/cli';
+import { finished, startCli, waitForLine } from './support/cli';
+import { retryingRabbitPublisher } from './support/rabbitPublisher';
+import { RabbitServer } from './support/rabbitServer';
 import { clearDatabase } from './support/schema';
 import { silent } from './support/silentLogger';
 import { createTestDatabase, type TestDatabase } from './support/testDatabase';
@@ -159,6 +163,160 @@ describe('relaying events to RabbitMQ, and the RabbitMQ inbox', () => {
       await connection.close();
       assert.deepEqual(await keys(), ['parcel_event:1', 'parcel_event:3']);
       assert.deepEqual(result, { acknowledged: 3, rejected: 1 });
+    },
+  );
+
+  it(
+    'the inbox whose queue is deleted under it says so in one line, declares it again and goes on',
+    { timeout: 180_000 },
+    async () => {
+      const exchange = `${prefix}_${run}`;
+      const queue = `${prefix}_${run}_deleted`;
+      exchanges.push(exchange, `${queue}.dead`);
+      queues.push(queue, `${queue}.dead`);
+      const stop = new AbortController();
+      let reading = 0;
+      const warnings: string[] = [];
+      const consuming = consumeInbox(db.orm, {
+        model: ParcelInbox,
+        rabbit: { url: RABBIT_URL, queue, exchange },
+        signal: stop.signal,
+        logger: {
+          ...silent,
+          info: line => void (reading += /reading/.test(line) ? 1 : 0),
+          warn: line => void warnings.push(line),
+          error: line => void warnings.push(line),
+        },
+      });
+      const connection = await connect(RABBIT_URL);
+      const channel = await connection.createConfirmChannel();
+      const send = (seq: number) =>
+        new Promise<void>((resolve, reject) =>
+          channel.publish(
+            exchange,
+            'parcel_event.x',
+            Buffer.from(JSON.stringify({ type: 'parcel.sent', parameters: { seq } })),
+            { messageId: `parcel_event:${seq}`, persistent: true },
+            error => (error ? reject(error) : resolve()),
+          ),
+        );
+      const stored = () => db.orm.em.fork().count(ParcelInbox, {});
+      try {
+        await waitFor(() => reading === 1, 60_000, 'the inbox reading its queue');
+        await send(1);
+        await waitFor(async () => (await stored()) === 1, 60_000, 'the first message stored');
+        await channel.deleteQueue(queue);
+        await waitFor(() => reading === 2, 60_000, 'the inbox reading its queue again');
+        await send(2);
+        await waitFor(async () => (await stored()) === 2, 60_000, 'the second message stored');
+      } finally {
+        stop.abort();
+        await consuming;
+        await connection.close();
+      }
+      assert.equal(warnings.length, 1, warnings.join('\n'));
+      assert.match(warnings[0], new RegExp(queue));
+    },
+  );
+
+  it(
+    'events:consume rides out a restart of its RabbitMQ node: one log line per outage, every message one event and one handler effect',
+    { timeout: 600_000 },
+    async () => {
+      // A node of its own, on other ports: the shared broker is never stopped.
+      const rabbit = await RabbitServer.start();
+      const exchange = `${prefix}_${run}`;
+      const queue = `${prefix}_${run}_restart`;
+      const consumer = startCli(
+        [
+          'events:consume',
+          '--model',
+          'ParcelInbox',
+          '--rabbit',
+          rabbit.url,
+          '--queue',
+          queue,
+          '--exchange',
+          exchange,
+          ...CONFIG,
+        ],
+        db.url,
+      );
+      const output = finished(consumer);
+      const publisher = retryingRabbitPublisher(rabbit.url);
+      let published = 0;
+      let down = false;
+      let publishedWhileDown = 0;
+      const publish = () => {
+        publishedWhileDown += down ? 1 : 0;
+        const seq = ++published;
+        const body = JSON.stringify({ type: 'parcel.sent', parameters: { seq } });
+        return publisher.publish(exchange, 'parcel_event.parcel.sent', `parcel_event:${seq}`, body);
+      };
+      const stored = () => db.orm.em.fork().count(ParcelInbox, {});
+      try {
+        await waitForLine(consumer, /reading RabbitMQ/, 120_000, 'stderr');
+        while (published < 40) {
+          await publish();
+        }
+        await waitFor(async () => (await stored()) === 40, 120_000, 'the first messages stored');
+
+        // Published every 50 ms while the node stops, is down and starts again, each publish
+        // retried until the node confirms it.
+        let restarted = false;
+        const during = (async () => {
+          const publishes: Promise<void>[] = [];
+          let afterRestart = 0;
+          while (!restarted || afterRestart < 20) {
+            publishes.push(publish());
+            afterRestart += restarted ? 1 : 0;
+            await new Promise(resolve => setTimeout(resolve, 50));
+          }
+          await Promise.all(publishes);
+        })();
+        await new Promise(resolve => setTimeout(resolve, 500));
+        await rabbit.stop();
+        down = true;
+        await new Promise(resolve => setTimeout(resolve, 3000));
+        down = false;
+        await rabbit.start();
+        restarted = true;
+        await during;
+        const afterOutage = published + 40;
+        while (published < afterOutage) {
+          await publish();
+        }
+        await waitFor(
+          async () => (await stored()) === published,
+          180_000,
+          'every message stored after the restart',
+        );
+      } finally {
+        await publisher.close();
+        consumer.kill('SIGTERM');
+        await output;
+        await rabbit.close();
+      }
+      const result = await output;
+      assert.equal(result.code, 0, result.stderr);
+      assert.ok(publishedWhileDown > 0, 'messages were published while the node was down');
+
+      const events = await db.orm.em.fork().find(ParcelInbox, {});
+      assert.equal(events.length, published, 'one event per message');
+      assert.deepEqual(
+        new Set(events.map(event => event.idempotencyKey)),
+        new Set(Array.from({ length: published }, (_, n) => `parcel_event:${n + 1}`)),
+      );
+      const lines = result.stderr.split('\n').filter(line => line.startsWith('[events]'));
+      assert.equal(lines.filter(line => /lost, reconnecting/.test(line)).length, 1, result.stderr);
+      assert.equal(lines.filter(line => / back$/.test(line)).length, 1, result.stderr);
+      // Reading, lost, back, reading again: nothing repeated while the node was down.
+      assert.ok(lines.length <= 5, result.stderr);
+
+      await processEvents(db.orm, { logger: silent });
+      const effects = await db.orm.em.fork().find(Effect, {});
+      assert.equal(effects.length, published, 'one handler effect per message');
+      assert.equal(new Set(effects.map(effect => effect.worker)).size, published);
     },
   );
 });

@@ -13,7 +13,9 @@ import { storeInboxEvent } from './storeInboxEvent';
  * acknowledged. A message whose ack is lost with the connection is delivered again and stores
  * nothing new (see storeInboxEvent). A poison message is rejected without requeue, so the queue
  * dead-letters it to `deadLetterExchange` and its `<queue>.dead` queue keeps it. When the
- * connection is lost, one warning line; the inbox connects again until it is stopped.
+ * connection is lost, or the broker ends the consumer (its queue deleted), one warning line; the
+ * inbox connects again, declares its queue again, and logs one line when it reads again, until it
+ * is stopped.
  * @internal
  */
 export async function consumeRabbitInbox(
@@ -27,43 +29,48 @@ export async function consumeRabbitInbox(
   const result: InboxResult = { acknowledged: 0, rejected: 0 };
   const description = rabbitDescription(rabbit);
   const { signal } = options;
-  let outage = false;
+  // Set from a failure until the inbox reads again: a streak of failures (a broker that is
+  // down, a queue it refuses to declare) is one warning line, and its end one info line.
+  let failing = false;
+  const fail = (line: string) => {
+    if (!failing) {
+      failing = true;
+      logger.warn(`inbox ${meta.className}: ${line}`);
+    }
+  };
   while (!signal?.aborted) {
     let connection: ChannelModel;
     try {
       connection = await amqp.connect(rabbit.url);
     } catch (error) {
-      if (!outage) {
-        outage = true;
-        logger.warn(
-          `inbox ${meta.className}: cannot reach ${description} (${errorMessage(error)}), retrying`,
-        );
-      }
+      fail(`cannot reach ${description} (${errorMessage(error)}), retrying`);
       await pause(1000, signal);
       continue;
     }
-    if (outage) {
-      outage = false;
-      logger.info(`inbox ${meta.className}: ${description} back`);
-    }
-    const closed = new Promise<void>(resolve => connection.on('close', () => resolve()));
+    const closed = new Promise<undefined>(resolve => connection.on('close', () => resolve(undefined)));
     connection.on('error', () => undefined);
     const stop = () => void connection.close().catch(() => undefined);
     signal?.addEventListener('abort', stop, { once: true });
+    if (signal?.aborted) {
+      stop();
+    }
+    let reason: string | undefined;
     try {
-      await consume(connection, orm, meta, rabbit, options, logger, result);
-      await closed;
-    } catch (error) {
-      if (!signal?.aborted) {
-        logger.warn(`inbox ${meta.className}: ${description}: ${errorMessage(error)}`);
+      const { ended } = await consume(connection, orm, meta, rabbit, options, logger, result);
+      if (failing) {
+        failing = false;
+        logger.info(`inbox ${meta.className}: ${description} back`);
       }
-      await connection.close().catch(() => undefined);
+      // Until the connection closes, or the broker ends the consumer under an open connection.
+      reason = await Promise.race([closed, ended]);
+    } catch (error) {
+      reason = `${description}: ${errorMessage(error)}`;
     } finally {
       signal?.removeEventListener('abort', stop);
     }
+    await connection.close().catch(() => undefined);
     if (!signal?.aborted) {
-      outage = true;
-      logger.warn(`inbox ${meta.className}: connection to ${description} lost, reconnecting`);
+      fail(`${reason ?? `connection to ${description} lost`}, reconnecting`);
       await pause(500, signal);
     }
   }
@@ -78,9 +85,13 @@ async function consume(
   options: InboxOptions,
   logger: EventsLogger,
   result: InboxResult,
-): Promise<void> {
+): Promise<{ ended: Promise<string> }> {
   const channel = await connection.createChannel();
   channel.on('error', () => undefined);
+  let end!: (reason: string) => void;
+  const ended = new Promise<string>(resolve => (end = resolve));
+  // Deferred: when the whole connection closes, its close comes right after, and is the reason.
+  channel.on('close', () => setImmediate(() => end(`channel to ${rabbitDescription(rabbit)} closed`)));
   const exchange = rabbit.exchange ?? 'events';
   const deadLetterExchange = rabbit.deadLetterExchange ?? `${rabbit.queue}.dead`;
   await channel.assertExchange(exchange, 'topic', { durable: true });
@@ -121,9 +132,14 @@ async function consume(
   await channel.consume(rabbit.queue, message => {
     if (message) {
       queue = queue.then(() => handle(message)).catch(() => undefined);
+    } else {
+      // The broker cancelled the consumer: the queue was deleted, or its node went away.
+      end(`the broker cancelled the consumer of queue ${rabbit.queue} (deleted?)`);
     }
   });
   logger.info(`inbox ${meta.className}: reading ${rabbitDescription(rabbit)} queue ${rabbit.queue}`);
+  // Wrapped: an async function would wait for a promise it returns.
+  return { ended };
 }
 
 function pause(ms: number, signal?: AbortSignal): Promise<void> {
