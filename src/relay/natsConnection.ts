@@ -27,7 +27,7 @@ export function natsConnection(
   const key = JSON.stringify([options.servers, options.connectOptions ?? {}]);
   let connection = connections.get(key);
   if (!connection) {
-    connection = openNatsConnection(options, logger);
+    connection = openNatsConnection(options, logger, 'publishes wait and are retried');
     connections.set(key, connection);
     connection.then(
       nc => {
@@ -46,12 +46,14 @@ export function natsConnection(
 }
 
 /**
- * A connection of its own (an inbox's), reconnecting forever, its outages logged as above.
+ * A connection of its own (an inbox's), reconnecting forever, its outages logged as above, the
+ * warning saying what waits for the server (`meanwhile`).
  * @internal
  */
 export async function openNatsConnection(
   options: NatsConnectionOptions,
   logger: EventsLogger,
+  meanwhile: string,
 ): Promise<NatsConnection> {
   const { connect } = await import('@nats-io/transport-node');
   const nc = await connect({
@@ -60,17 +62,22 @@ export async function openNatsConnection(
     maxReconnectAttempts: -1,
     reconnectTimeWait: 500,
   });
-  void logOutages(nc, natsDescription(options), logger);
+  void logOutages(nc, natsDescription(options), meanwhile, logger);
   return nc;
 }
 
 /** One warning per outage (a disconnect), one info line when the connection is back. */
-async function logOutages(nc: NatsConnection, description: string, logger: EventsLogger): Promise<void> {
+async function logOutages(
+  nc: NatsConnection,
+  description: string,
+  meanwhile: string,
+  logger: EventsLogger,
+): Promise<void> {
   let down = false;
   for await (const status of nc.status()) {
     if (status.type === 'disconnect' && !down) {
       down = true;
-      logger.warn(`${description}: connection lost, reconnecting (publishes wait and are retried)`);
+      logger.warn(`${description}: connection lost, reconnecting (${meanwhile})`);
     } else if (status.type === 'reconnect' && down) {
       down = false;
       logger.info(`${description}: connection back`);

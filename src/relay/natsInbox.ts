@@ -15,6 +15,9 @@ import { storeInboxEvent } from './storeInboxEvent';
  * and stores nothing new (see storeInboxEvent). A poison message is published to
  * `deadLetterSubject` if there is one, logged, and terminated: never delivered again.
  * A database failure leaves the message unacknowledged (`nak`, delivered again a moment later).
+ * A server restart is one warning line and one info line (see openNatsConnection): the client
+ * reconnects, and the consumer pulls again from where it was; a message whose ack was lost with
+ * the connection is delivered again.
  * @internal
  */
 export async function consumeNatsInbox(
@@ -25,7 +28,7 @@ export async function consumeNatsInbox(
   logger: EventsLogger,
 ): Promise<InboxResult> {
   const result: InboxResult = { acknowledged: 0, rejected: 0 };
-  const nc = await openNatsConnection(nats, logger);
+  const nc = await openNatsConnection(nats, logger, 'the inbox reads on when it is back');
   try {
     return await consume(nc, orm, meta, nats, options, logger, result);
   } finally {
