@@ -61,6 +61,14 @@ export async function openNatsConnection(
     servers: options.servers,
     maxReconnectAttempts: -1,
     reconnectTimeWait: 500,
+  }).catch((error: unknown) => {
+    // The client's own message ("connection refused") does not say which server it tried.
+    throw new Error(
+      `${natsDescription(options)}: ${error instanceof Error ? error.message : String(error)}`,
+      {
+        cause: error,
+      },
+    );
   });
   void logOutages(nc, natsDescription(options), meanwhile, logger);
   return nc;
