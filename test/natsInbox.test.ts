@@ -14,6 +14,7 @@ import {
   readStream,
   retryingPublisher,
 } from './support/jetStream';
+import { freePort } from './support/freePort';
 import { NatsServer } from './support/natsServer';
 import { clearDatabase } from './support/schema';
 import { silent } from './support/silentLogger';
@@ -267,4 +268,18 @@ describe('the inbox, from NATS JetStream', () => {
     }
     await deleteStream(nats.url, stream);
   });
+
+  it(
+    'events:consume with no NATS server at its address names the address in one line and fails',
+    { timeout: 120_000 },
+    async () => {
+      const address = `nats://127.0.0.1:${await freePort()}`;
+      const result = await runCli(
+        ['events:consume', '--model', 'ParcelInbox', '--nats', address, '--stream', stream, ...CONFIG],
+        db.url,
+      );
+      assert.equal(result.code, 1, result.stderr);
+      assert.equal(result.stderr.trim(), `Error: NATS ${address}: connection refused`);
+    },
+  );
 });
