@@ -167,6 +167,38 @@ describe('relaying events to RabbitMQ, and the RabbitMQ inbox', () => {
   );
 
   it(
+    'the inbox whose queue exists with other arguments stops with one error naming the refusal, and does not retry',
+    { timeout: 120_000 },
+    async () => {
+      const exchange = `${prefix}_${run}`;
+      const queue = `${prefix}_${run}_other_arguments`;
+      // Declared by someone else without the inbox's dead-letter exchange: RabbitMQ refuses the
+      // inbox's declaration (PRECONDITION_FAILED), and would every time.
+      await declare(exchange, queue);
+      exchanges.push(`${queue}.dead`);
+      queues.push(`${queue}.dead`);
+      const warnings: string[] = [];
+      const consuming = consumeInbox(db.orm, {
+        model: ParcelInbox,
+        rabbit: { url: RABBIT_URL, queue, exchange },
+        logger: {
+          ...silent,
+          warn: line => void warnings.push(line),
+          error: line => void warnings.push(line),
+        },
+      });
+      await assert.rejects(consuming, (error: Error) => {
+        assert.match(
+          error.message,
+          /^inbox ParcelInbox: RabbitMQ .* refused the queue set-up: .*PRECONDITION_FAILED/,
+        );
+        return true;
+      });
+      assert.deepEqual(warnings, []);
+    },
+  );
+
+  it(
     'the inbox whose queue is deleted under it says so in one line, declares it again and goes on',
     { timeout: 180_000 },
     async () => {

@@ -15,7 +15,7 @@ import { storeInboxEvent } from './storeInboxEvent';
  * dead-letters it to `deadLetterExchange` and its `<queue>.dead` queue keeps it. When the
  * connection is lost, or the broker ends the consumer (its queue deleted), one warning line; the
  * inbox connects again, declares its queue again, and logs one line when it reads again, until it
- * is stopped.
+ * is stopped. A set-up the broker refuses for good (see refusedForGood) ends it with an error.
  * @internal
  */
 export async function consumeRabbitInbox(
@@ -64,6 +64,15 @@ export async function consumeRabbitInbox(
       // Until the connection closes, or the broker ends the consumer under an open connection.
       reason = await Promise.race([closed, ended]);
     } catch (error) {
+      if (refusedForGood(error)) {
+        await connection.close().catch(() => undefined);
+        throw new Error(
+          `inbox ${meta.className}: ${description} refused the queue set-up: ${errorMessage(error)}`,
+          {
+            cause: error,
+          },
+        );
+      }
       reason = `${description}: ${errorMessage(error)}`;
     } finally {
       signal?.removeEventListener('abort', stop);
@@ -140,6 +149,17 @@ async function consume(
   logger.info(`inbox ${meta.className}: reading ${rabbitDescription(rabbit)} queue ${rabbit.queue}`);
   // Wrapped: an async function would wait for a promise it returns.
   return { ended };
+}
+
+/**
+ * A channel error that retrying cannot mend: the broker refuses the declared queue or exchange
+ * (PRECONDITION_FAILED: it exists with other arguments) or the user's rights (ACCESS_REFUSED).
+ * The inbox stops with it, so that the mistake is one line and a failing exit, not a quiet retry
+ * loop.
+ */
+function refusedForGood(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === 406 || code === 403;
 }
 
 function pause(ms: number, signal?: AbortSignal): Promise<void> {
