@@ -373,7 +373,7 @@ describe('a NestJS application', () => {
         let timer: NodeJS.Timeout | undefined;
         const result = await Promise.race([
           exited,
-          new Promise<undefined>(resolve => (timer = setTimeout(resolve, 60_000))),
+          new Promise<undefined>(resolve => (timer = setTimeout(() => resolve(undefined), 60_000))),
         ]);
         clearTimeout(timer);
         assert.ok(result, 'the closed app still runs: something it opened is still open');
