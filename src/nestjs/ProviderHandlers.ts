@@ -45,13 +45,17 @@ export class ProviderHandlers implements OnModuleInit, OnApplicationShutdown {
     if (!Array.isArray(handlers)) {
       throw EventsError.invalidOption('handlers', handlers, 'a list of { model, types, handler }');
     }
-    handlers.forEach(({ model, types, handler, options }, index) => {
+    handlers.forEach((entry, index) => {
+      const { model, types, handler, options } = entry ?? ({} as Partial<EventsModuleHandler>);
+      if (typeof model !== 'function') {
+        throw EventsError.missingOption(`handlers[${index}].model`, 'the event model class');
+      }
       if (!Array.isArray(types) || types.length === 0) {
         throw EventsError.missingOption(`handlers[${index}].types`, 'the event types it handles');
       }
       for (const type of types) {
         assertEventType(type);
-        this.registered.push({ model, type, handler: addHandler(model, type, handler, options) });
+        this.registered.push({ model, type, handler: addHandler(model, type, handler!, options) });
       }
     });
   }
