@@ -10,14 +10,18 @@ import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { INestApplication } from '@nestjs/common';
+import { MikroORM } from '@mikro-orm/core';
+import { Global, type INestApplication, Module } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
-import { drainEvents } from 'mikro-orm-events/nestjs';
+import { EventsError, handlerRegistry } from 'mikro-orm-events';
+import { drainEvents, EventsModule, type EventsModuleHandler } from 'mikro-orm-events/nestjs';
 import request from 'supertest';
 import { Article } from './fixtures/nest/src/articles/Article';
 import { ArticleEvent } from './fixtures/nest/src/articles/ArticleEvent';
 import { AuditEntry } from './fixtures/nest/src/articles/AuditEntry';
 import { finished, root, waitForLine } from './support/cli';
+import { deleteStream, readStream } from './support/jetStream';
+import { NatsServer } from './support/natsServer';
 import { createTestDatabase, type TestDatabase } from './support/testDatabase';
 import { waitFor } from './support/waitFor';
 
@@ -239,6 +243,34 @@ describe('a NestJS application', () => {
     },
   );
 
+  it(
+    'handlers given to EventsModule without types stop the app with a typed error, and leave nothing registered',
+    { timeout: 60_000 },
+    async () => {
+      @Global()
+      @Module({ providers: [{ provide: MikroORM, useValue: db.orm }], exports: [MikroORM] })
+      class OrmModule {}
+      async function note() {}
+      const handlers: EventsModuleHandler[] = [
+        { model: ArticleEvent, types: ['article.noted'], handler: note },
+        { model: ArticleEvent, types: [], handler: note },
+      ];
+      const moduleRef = await Test.createTestingModule({
+        imports: [OrmModule, EventsModule.forRoot({ handlers })],
+      }).compile();
+      const app = moduleRef.createNestApplication({ logger: false });
+      await assert.rejects(
+        app.init(),
+        (error: unknown) =>
+          error instanceof EventsError &&
+          error.code === 'MISSING_OPTION' &&
+          /handlers\[1\]\.types/.test(error.message),
+      );
+      assert.deepEqual(handlerRegistry.get(ArticleEvent, 'article.noted'), []);
+      await app.close();
+    },
+  );
+
   /** Runs the installed bin in the project by plain Node, as a deployed app does. */
   function runBin(args: string[]) {
     const env: NodeJS.ProcessEnv = { ...process.env, DATABASE_URL: db.url, FORCE_COLOR: '0' };
@@ -284,6 +316,73 @@ describe('a NestJS application', () => {
         lines[0],
         /^Error: .*dist\/src\/app\.module\.js exports no class named NoSuchModule \(it exports AppModule\)/,
       );
+    },
+  );
+
+  it(
+    'an entity a request renames emits an event that the relay of EventsModule publishes to JetStream once, and the app closed leaves no connection open',
+    { timeout: 180_000 },
+    async () => {
+      const nats = await NatsServer.start();
+      const stream = `NEST_RELAY_${process.pid}`;
+      const env: NodeJS.ProcessEnv = {
+        ...process.env,
+        DATABASE_URL: db.url,
+        EVENTS_WORKER: 'on',
+        NATS_URL: nats.url,
+        RELAY_STREAM: stream,
+        RELAY_SUBJECT: `nest${process.pid}`,
+      };
+      delete env.NODE_OPTIONS;
+      const child = spawn(process.execPath, ['dist/src/closing.main.js'], {
+        cwd: dir,
+        env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      const exited = finished(child);
+      try {
+        const url = (await waitForLine(child, /^listening on /)).replace(/^listening on /, '').trim();
+        const post = async (method: string, path: string, title: string) => {
+          const response = await fetch(`${url}${path}`, {
+            method,
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ title }),
+          });
+          assert.ok(response.ok, `${method} ${path}: ${response.status}`);
+          return ((await response.json()) as { id: number }).id;
+        };
+        const article = await post('POST', '/articles', 'draft');
+        await post('PATCH', `/articles/${article}`, 'final');
+        const renamed = await waitFor(async () => {
+          const event = await db.orm.em
+            .fork()
+            .findOne(ArticleEvent, { type: 'article.renamed', parameters: { article } });
+          return event?.processed && event;
+        }, 60_000);
+        assert.equal(renamed.error, false, renamed.errorMessage ?? '');
+        assert.deepEqual(renamed.completedHandlers, ['natsRelay']);
+        const messages = await readStream(nats.url, stream);
+        assert.deepEqual(
+          messages.map(message => [message.msgId, message.body.type, message.body.parameters]),
+          [[`article_event:${renamed.id}`, 'article.renamed', { article, title: 'final' }]],
+          'the renamed event once, and nothing of the types the relay was not given',
+        );
+        await deleteStream(nats.url, stream);
+        child.kill('SIGTERM');
+        // Nothing left open (the relay's NATS connection above all): the process ends by itself.
+        let timer: NodeJS.Timeout | undefined;
+        const result = await Promise.race([
+          exited,
+          new Promise<undefined>(resolve => (timer = setTimeout(() => resolve(undefined), 60_000))),
+        ]);
+        clearTimeout(timer);
+        assert.ok(result, 'the closed app still runs: something it opened is still open');
+        assert.equal(result.code, 0, result.stdout + result.stderr);
+        assert.match(result.stdout, /^closed$/m);
+      } finally {
+        child.kill('SIGKILL');
+        await nats.close();
+      }
     },
   );
 

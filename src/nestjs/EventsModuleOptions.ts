@@ -1,6 +1,7 @@
 import type { CanActivate, InjectionToken, ModuleMetadata, OptionalFactoryDependency } from '@nestjs/common';
 import type { DashboardOptions } from '../dashboard/createDashboard';
 import type { WorkerOptions } from '../process/Worker';
+import type { EventHandlerFunction, EventModelClass, RegisterOptions } from '../registry/EventHandler';
 
 /** Where the dashboard is served and who may see it: fixed when the module is defined. */
 export interface EventsDashboardRoute {
@@ -13,8 +14,29 @@ export interface EventsDashboardRoute {
   guards?: (CanActivate | (abstract new (...args: any[]) => CanActivate))[];
 }
 
+/** A handler function of the application, such as a relay, and what it handles. */
+export interface EventsModuleHandler {
+  /** The event model (table) of the events. */
+  model: EventModelClass<any>;
+  /** The event types it handles, each registered as by `register()`. */
+  types: readonly string[];
+  /** The handler: a relay (`natsRelay()`, `rabbitRelay()`) or any named function. */
+  handler: EventHandlerFunction<any>;
+  /** `register()`'s options (`name`, `maxAttempts`…). @default {} */
+  options?: RegisterOptions;
+}
+
 /** Options of `EventsModule`. */
 export interface EventsModuleOptions {
+  /**
+   * Handler functions the application registers, for relays above all, whose broker settings
+   * usually come from `ConfigService` (give them in `forRootAsync()`'s factory): registered when
+   * the application starts, as the `@OnEvent()` methods are, and taken off when it shuts down,
+   * so that a later application in the same process (a test's next one) registers its own. A
+   * relay's connection closes when the application's worker stops.
+   * @default []
+   */
+  handlers?: EventsModuleHandler[];
   /**
    * Run a worker in the application: started on bootstrap, stopped on shutdown after the batches
    * in flight have committed (call `app.enableShutdownHooks()` for signals to close the app).

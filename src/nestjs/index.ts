@@ -2,6 +2,7 @@ export { EventsModule } from './EventsModule';
 export type {
   EventsDashboardRoute,
   EventsModuleAsyncOptions,
+  EventsModuleHandler,
   EventsModuleOptions,
   EventsModuleRootOptions,
 } from './EventsModuleOptions';
