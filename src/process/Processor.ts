@@ -18,6 +18,7 @@ import { claimEvents } from '../db/claimEvents';
 import { completeEvents, type EventOutcome } from '../db/completeEvents';
 import { type DeferredWrites, deferrableWrites, entityKey, flushWrites } from '../db/deferredInserts';
 import { endedTransaction } from '../db/endedTransaction';
+import { manageEvent } from '../db/hydrateEvents';
 import { rollbackTransaction } from '../db/rollbackTransaction';
 import { errorMessage } from './errorMessage';
 import { type BatchStage, FailedBatch } from './FailedBatch';
@@ -474,6 +475,8 @@ export class Processor {
     this.transactionContext ??= await transactionContextOf(this.orm);
     let seeded: string[] = [];
     const handlerEm = new HandlerEntityManager(batch.em, handler.name, this.transactionContext, em => {
+      // The event is the batch's managed entity from here on, as if it had been from its claim.
+      manageEvent(event);
       if (!handlersUsingEm.has(handler)) {
         handlersUsingEm.add(handler);
         handlersLearned++;
