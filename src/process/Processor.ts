@@ -45,6 +45,13 @@ let handlersLearned = 0;
 /** What one batch did. */
 export type BatchResult = Omit<BatchInfo, 'model'>;
 
+/** A batch whose events are claimed, in its transaction, and whose handlers have not run yet. */
+export interface ClaimedBatch {
+  em: EntityManager;
+  connection: BatchConnection;
+  events: EventModel[];
+}
+
 /** What the handlers of a batch share: its EntityManager and connection. */
 interface Batch {
   em: EntityManager;
@@ -156,19 +163,47 @@ export class Processor {
   }
 
   /**
+   * Begins a transaction and claims up to `limit` events of `types` in it, for `runBatch()` to
+   * process: a batch loop claims its next batch while the one before writes its flags and
+   * commits (see Worker). Undefined if the claim fails; the next batch then claims as usual.
+   */
+  async claimAhead(types: readonly string[], limit: number): Promise<ClaimedBatch | undefined> {
+    const em = await this.begin().catch(() => undefined);
+    return em && this.claim(em, types, limit).catch(() => rollback(em));
+  }
+
+  /** Gives up a transaction from `begin()` or a batch from `claimAhead()`: nothing of it commits. */
+  async release(begun: EntityManager | ClaimedBatch | undefined): Promise<void> {
+    if (begun && 'events' in begun) {
+      begun.connection.detach();
+      await rollback(begun.em);
+    } else if (begun) {
+      await rollback(begun);
+    }
+  }
+
+  /**
    * Claims and processes up to `limit` events of `types` in one transaction: `begun`, from
-   * `begin()`, or a new one. A begun transaction that cannot claim (its connection was closed
-   * while it waited) is dropped for a new one. With `ids`, only those events are claimed.
-   * A failure after the claim rejects with a FailedBatch that names the claimed events.
+   * `begin()`, or a new one; or processes the events `claimAhead()` claimed. A begun
+   * transaction that cannot claim (its connection was closed while it waited) is dropped for a
+   * new one. With `ids`, only those events are claimed. A failure after the claim rejects with
+   * a FailedBatch that names the claimed events.
+   *
+   * `handled` is called with the number of events claimed once their handlers have all run,
+   * before the flags are written and the transaction commits.
    */
   async runBatch(
     types: readonly string[],
     limit: number,
-    begun?: EntityManager,
+    begun?: EntityManager | ClaimedBatch,
     ids?: readonly string[],
+    handled?: (claimed: number) => void,
   ): Promise<BatchResult> {
     const started = performance.now();
-    let claim = begun && (await this.claim(begun, types, limit, ids).catch(() => rollback(begun)));
+    let claim =
+      begun && 'events' in begun
+        ? begun
+        : begun && (await this.claim(begun, types, limit, ids).catch(() => rollback(begun)));
     if (!claim) {
       const em = await this.begin();
       claim = await this.claim(em, types, limit, ids).catch(async error => {
@@ -218,6 +253,7 @@ export class Processor {
       // Handlers that insertDeferred ran again may have left work of their own.
       await this.settle(batch);
       this.abortSignal.throwIfAborted();
+      handled?.(events.length);
       outcomes = attempts.map(attempt => this.outcome(attempt));
       stage = 'while writing its flags';
       await completeEvents(em, connection, this.table, outcomes);
@@ -290,7 +326,7 @@ export class Processor {
     types: readonly string[],
     limit: number,
     ids?: readonly string[],
-  ): Promise<{ em: EntityManager; connection: BatchConnection; events: EventModel[] }> {
+  ): Promise<ClaimedBatch> {
     const connection = await BatchConnection.of(em, { named: this.config.preparedStatements });
     try {
       return { em, connection, events: await claimEvents(em, connection, this.table, types, limit, ids) };
