@@ -1,12 +1,12 @@
 import type { EntityManager } from '@mikro-orm/core';
-import type { EventModel } from '../model/EventModel';
 import type { EventTable } from '../sql/EventTable';
 import type { BatchConnection } from './BatchConnection';
-import { hydrateEvents } from './hydrateEvents';
+import { type HydratedEvents, hydrateEvents } from './hydrateEvents';
 
 /**
  * Claims up to `limit` due events of the given types, locking their rows until the batch
- * transaction ends, and returns them as managed entities of `em`, hydrated from the same rows.
+ * transaction ends, and returns them as entities of `em`, hydrated from the same rows (see
+ * hydrateEvents).
  *
  * `FOR UPDATE SKIP LOCKED` is what lets workers run side by side: rows another transaction has
  * claimed are passed over instead of waited for, and if that transaction dies (a crash, a lost
@@ -22,7 +22,7 @@ export async function claimEvents(
   types: readonly string[],
   limit: number,
   ids?: readonly string[],
-): Promise<EventModel[]> {
+): Promise<HydratedEvents> {
   const { column: c } = table;
   const sql =
     `select * from ${table.name}` +

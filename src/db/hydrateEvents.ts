@@ -27,11 +27,17 @@ interface Hydrator {
   ): void;
 }
 
-/**
- * The rows of the events not yet made managed entities (see `manageEvent`), with the batch's
- * EntityManager that must manage them.
- */
-const unmanaged = new WeakMap<EventModel, { em: EntityManager; data: EntityData<EventModel> }>();
+/** Claimed events, and how each becomes a managed entity of its batch's EntityManager. */
+export interface HydratedEvents {
+  events: EventModel[];
+  /**
+   * Makes `event` the managed entity of the batch's EntityManager that `EntityFactory.create`
+   * would have made of its row: in the identity map, with its properties tracked and the row as
+   * its loaded state. Values a handler has set on it since are kept, and a flush sees them as
+   * changes. Does nothing for an event that is already managed.
+   */
+  manage(event: EventModel): void;
+}
 
 /**
  * Makes entities of `em` from rows of the event table, as the driver returned them (bigint ids
@@ -55,44 +61,47 @@ const unmanaged = new WeakMap<EventModel, { em: EntityManager; data: EntityData<
  * takes, which `manageEvent` takes later.
  * @internal
  */
-export function hydrateEvents(em: EntityManager, table: EventTable, rows: Rows): EventModel[] {
+export function hydrateEvents(em: EntityManager, table: EventTable, rows: Rows): HydratedEvents {
   const { meta } = table;
   const factory = em.getEntityFactory();
   const driver = em.getDriver();
   if (!deferrable(em, meta)) {
-    return rows.map(row => createManaged(em, meta, driver.mapResult(row, meta) as EntityData<EventModel>));
+    const events = rows.map(row =>
+      createManaged(em, meta, driver.mapResult(row, meta) as EntityData<EventModel>),
+    );
+    return { events, manage: () => undefined };
   }
   const hydrator = em.config.getHydrator(em.getMetadata()) as unknown as Hydrator;
   const prototype = meta.prototype as object;
   const schema = driver.getSchemaName(meta, {});
-  return rows.map(row => {
+  // The rows of the events not managed yet, as the hydrator left them.
+  const unmanaged = new Map<EventModel, EntityData<EventModel>>();
+  const events = rows.map(row => {
+    // A new object, which the hydrator may convert values in: the factory hydrates a copy of
+    // what it is given and registers that copy as the hydrator left it.
     const data = driver.mapResult(row, meta) as EntityData<EventModel>;
     // Filled in as a plain object, then given the class: the class's prototype has MikroORM's
     // setters, which would give each property an accessor of its own (see manageEvent).
     const event = {} as EventModel;
-    // A copy, as the factory hydrates one and registers it as the hydrator left it.
-    const copy = { ...data };
-    hydrator.hydrate(event, meta, copy, factory, 'full', false, true, undefined, schema);
+    hydrator.hydrate(event, meta, data, factory, 'full', false, true, undefined, schema);
     Object.setPrototypeOf(event, prototype);
-    unmanaged.set(event, { em, data: copy });
+    unmanaged.set(event, data);
     return event;
   });
+  return {
+    events,
+    manage: event => {
+      const data = unmanaged.get(event);
+      if (data) {
+        unmanaged.delete(event);
+        manageEvent(em, event, data);
+      }
+    },
+  };
 }
 
-/**
- * Makes `event` (from `hydrateEvents`) the managed entity of its batch's EntityManager that
- * `EntityFactory.create` would have made of its row: in the identity map, with its properties
- * tracked and the row as its loaded state. Values a handler has set on it since are kept, and
- * a flush sees them as changes. Does nothing for an event that is already managed.
- * @internal
- */
-export function manageEvent(event: EventModel): void {
-  const held = unmanaged.get(event);
-  if (!held) {
-    return;
-  }
-  unmanaged.delete(event);
-  const { em, data } = held;
+/** See HydratedEvents.manage: what the factory does after hydrating. */
+function manageEvent(em: EntityManager, event: EventModel, data: EntityData<EventModel>): void {
   const uow = em.getUnitOfWork();
   const wrapped = helper(event);
   wrapped.__managed = true;

@@ -18,7 +18,7 @@ import { claimEvents } from '../db/claimEvents';
 import { completeEvents, type EventOutcome } from '../db/completeEvents';
 import { type DeferredWrites, deferrableWrites, entityKey, flushWrites } from '../db/deferredInserts';
 import { endedTransaction } from '../db/endedTransaction';
-import { manageEvent } from '../db/hydrateEvents';
+import type { HydratedEvents } from '../db/hydrateEvents';
 import { rollbackTransaction } from '../db/rollbackTransaction';
 import { errorMessage } from './errorMessage';
 import { type BatchStage, FailedBatch } from './FailedBatch';
@@ -46,16 +46,17 @@ let handlersLearned = 0;
 export type BatchResult = Omit<BatchInfo, 'model'>;
 
 /** A batch whose events are claimed, in its transaction, and whose handlers have not run yet. */
-export interface ClaimedBatch {
+export interface ClaimedBatch extends HydratedEvents {
   em: EntityManager;
   connection: BatchConnection;
-  events: EventModel[];
 }
 
 /** What the handlers of a batch share: its EntityManager and connection. */
 interface Batch {
   em: EntityManager;
   connection: BatchConnection;
+  /** Makes a claimed event a managed entity of `em` (see HydratedEvents). */
+  manage: (event: EventModel) => void;
   /** Handlers whose new entities wait for the end of the batch (`flush: 'batch'`). */
   deferred: DeferredHandler[];
   /**
@@ -211,13 +212,14 @@ export class Processor {
         throw error;
       });
     }
-    const { em, connection, events } = claim;
+    const { em, connection, events, manage } = claim;
     let outcomes: EventOutcome[];
     let stage: BatchStage = 'while running its handlers';
     try {
       const batch: Batch = {
         em,
         connection,
+        manage,
         deferred: [],
         pending: [],
         pendingKeys: new Set(),
@@ -329,7 +331,7 @@ export class Processor {
   ): Promise<ClaimedBatch> {
     const connection = await BatchConnection.of(em, { named: this.config.preparedStatements });
     try {
-      return { em, connection, events: await claimEvents(em, connection, this.table, types, limit, ids) };
+      return { em, connection, ...(await claimEvents(em, connection, this.table, types, limit, ids)) };
     } catch (error) {
       connection.detach();
       throw error;
@@ -512,7 +514,7 @@ export class Processor {
     let seeded: string[] = [];
     const handlerEm = new HandlerEntityManager(batch.em, handler.name, this.transactionContext, em => {
       // The event is the batch's managed entity from here on, as if it had been from its claim.
-      manageEvent(event);
+      batch.manage(event);
       if (!handlersUsingEm.has(handler)) {
         handlersUsingEm.add(handler);
         handlersLearned++;
