@@ -353,9 +353,16 @@ export class Processor {
    * help, in a savepoint of its own: if it fails, each handler loads what it needs.
    */
   private async loadLinked(batch: Batch, events: EventModel[]): Promise<void> {
-    const usingEm = events.filter(event =>
-      handlerRegistry.get(this.meta.class, event.type).some(handler => handlersUsingEm.has(handler)),
-    );
+    // By type, asked once each: a batch has hundreds of events and few types.
+    const byType = new Map<string, boolean>();
+    const usingEm = events.filter(({ type }) => {
+      let uses = byType.get(type);
+      if (uses === undefined) {
+        uses = handlerRegistry.get(this.meta.class, type).some(handler => handlersUsingEm.has(handler));
+        byType.set(type, uses);
+      }
+      return uses;
+    });
     if (usingEm.length === 0) {
       return;
     }
