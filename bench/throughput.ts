@@ -22,7 +22,8 @@
  *
  * One contender alone: `tsx bench/throughput.ts --only graphile --rounds 1 --events 10000`;
  * several, comma-separated: `--only ours,graphile`. Some workloads only: `--workloads noop,mark-paid`
- * (by task name; default: all).
+ * (by task name; default: all). `--database NAME` runs in a database of that name instead of
+ * `mikro_orm_events_bench_throughput`, for runs side by side on one server.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
@@ -313,7 +314,9 @@ async function main(): Promise<void> {
     ? spawnSync(node22(), ['--version'], { encoding: 'utf8' }).stdout.trim()
     : undefined;
   const loadAtStart = loadAverage();
-  const database = await benchDatabase('mikro_orm_events_bench_throughput', true);
+  // A name of one's own (`--database`) keeps runs on one shared server from emptying each other's tables.
+  const name = list('--database')?.[0] ?? 'mikro_orm_events_bench_throughput';
+  const database = await benchDatabase(name, true);
   const client = new Client(database.url);
   await client.connect();
   // rates[workload][contender]: one figure per round
