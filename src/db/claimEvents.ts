@@ -1,12 +1,13 @@
 import type { EntityManager } from '@mikro-orm/core';
 import type { EventTable } from '../sql/EventTable';
+import type { EventModel } from '../model/EventModel';
 import type { BatchConnection } from './BatchConnection';
+import type { Rows } from './sendQuery';
 import { type HydratedEvents, hydrateEvents } from './hydrateEvents';
 
 /**
  * Claims up to `limit` due events of the given types, locking their rows until the batch
- * transaction ends, and returns them as entities of `em`, hydrated from the same rows (see
- * hydrateEvents).
+ * transaction ends, and returns them as managed entities of `em`, hydrated from the same rows.
  *
  * `FOR UPDATE SKIP LOCKED` is what lets workers run side by side: rows another transaction has
  * claimed are passed over instead of waited for, and if that transaction dies (a crash, a lost
@@ -22,7 +23,36 @@ export async function claimEvents(
   types: readonly string[],
   limit: number,
   ids?: readonly string[],
+): Promise<EventModel[]> {
+  const rows = await claimRows(connection, table, types, limit, ids);
+  return hydrateEvents(em, table, rows, { lazily: false }).events;
+}
+
+/**
+ * Claims as `claimEvents` does, for a batch whose events become managed entities of `em` only
+ * when a handler first asks for an EntityManager (see hydrateEvents).
+ * @internal
+ */
+export async function claimBatchEvents(
+  em: EntityManager,
+  connection: BatchConnection,
+  table: EventTable,
+  types: readonly string[],
+  limit: number,
+  ids?: readonly string[],
 ): Promise<HydratedEvents> {
+  const rows = await claimRows(connection, table, types, limit, ids);
+  return hydrateEvents(em, table, rows);
+}
+
+/** The claim itself: the locked rows, as the driver returned them. */
+function claimRows(
+  connection: BatchConnection,
+  table: EventTable,
+  types: readonly string[],
+  limit: number,
+  ids?: readonly string[],
+): Promise<Rows> {
   const { column: c } = table;
   const sql =
     `select * from ${table.name}` +
@@ -30,6 +60,5 @@ export async function claimEvents(
     (ids ? ` and ${c('id')} = any($3::bigint[])` : '') +
     ` order by ${c('priority')} desc, ${c('runAt')}, ${c('id')}` +
     ` limit $2 for update skip locked`;
-  const rows = await connection.prepared(sql, ids ? [types, limit, ids] : [types, limit]);
-  return hydrateEvents(em, table, rows);
+  return connection.prepared(sql, ids ? [types, limit, ids] : [types, limit]);
 }

@@ -41,7 +41,7 @@ export interface HydratedEvents {
 
 /**
  * Makes entities of `em` from rows of the event table, as the driver returned them (bigint ids
- * as strings, jsonb parsed, timestamptz as Dates).
+ * as strings, jsonb parsed, timestamptz as Dates); managed entities at once with `lazily: false`.
  *
  * Most handlers never touch an EntityManager, and thousands of events are claimed per second:
  * making each a managed entity of `em` (MikroORM's `EntityFactory.create`: an identity-map entry,
@@ -61,11 +61,16 @@ export interface HydratedEvents {
  * takes, which `manageEvent` takes later.
  * @internal
  */
-export function hydrateEvents(em: EntityManager, table: EventTable, rows: Rows): HydratedEvents {
+export function hydrateEvents(
+  em: EntityManager,
+  table: EventTable,
+  rows: Rows,
+  { lazily = true }: { lazily?: boolean } = {},
+): HydratedEvents {
   const { meta } = table;
   const factory = em.getEntityFactory();
   const driver = em.getDriver();
-  if (!deferrable(em, meta)) {
+  if (!lazily || !deferrable(em, meta)) {
     const events = rows.map(row =>
       createManaged(em, meta, driver.mapResult(row, meta) as EntityData<EventModel>),
     );

@@ -14,7 +14,7 @@ import { isRetryable } from '../registry/NonRetryableError';
 import { createScope } from '../registry/resolveHandler';
 import { EventTable } from '../sql/EventTable';
 import { BatchConnection } from '../db/BatchConnection';
-import { claimEvents } from '../db/claimEvents';
+import { claimBatchEvents } from '../db/claimEvents';
 import { completeEvents, type EventOutcome } from '../db/completeEvents';
 import { type DeferredWrites, deferrableWrites, entityKey, flushWrites } from '../db/deferredInserts';
 import { endedTransaction } from '../db/endedTransaction';
@@ -331,7 +331,7 @@ export class Processor {
   ): Promise<ClaimedBatch> {
     const connection = await BatchConnection.of(em, { named: this.config.preparedStatements });
     try {
-      return { em, connection, ...(await claimEvents(em, connection, this.table, types, limit, ids)) };
+      return { em, connection, ...(await claimBatchEvents(em, connection, this.table, types, limit, ids)) };
     } catch (error) {
       connection.detach();
       throw error;
