@@ -20,7 +20,10 @@
  * Every queue is filled in its own way, then ANALYZEd with the tables the handlers use, before
  * the drain starts. A drain is timed from the call that starts the worker to its last event.
  *
- * One contender alone: `tsx bench/throughput.ts --only graphile --rounds 1 --events 10000`.
+ * One contender alone: `tsx bench/throughput.ts --only graphile --rounds 1 --events 10000`;
+ * several, comma-separated: `--only ours,graphile`. Some workloads only: `--workloads noop,mark-paid`
+ * (by task name; default: all). `--database NAME` runs in a database of that name instead of
+ * `mikro_orm_events_bench_throughput`, for runs side by side on one server.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
@@ -294,19 +297,26 @@ async function main(): Promise<void> {
   const events = option('--events', quick ? 10_000 : 100_000);
   const writeEvents = option('--write-events', quick ? 2_000 : 10_000);
   const rounds = option('--rounds', quick ? 1 : 3);
-  const only = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefined;
-  const selected = workloads(events, writeEvents).map(workload => ({
-    ...workload,
-    contenders: workload.contenders.filter(
-      contender => !only || contender.name === only || contender.name.startsWith(`${only}-`),
-    ),
-  }));
+  const list = (name: string) => (args.includes(name) ? args[args.indexOf(name) + 1].split(',') : undefined);
+  const only = list('--only');
+  const tasks = list('--workloads');
+  const selected = workloads(events, writeEvents)
+    .filter(workload => !tasks || tasks.includes(workload.task))
+    .map(workload => ({
+      ...workload,
+      contenders: workload.contenders.filter(
+        contender =>
+          !only || only.some(name => contender.name === name || contender.name.startsWith(`${name}-`)),
+      ),
+    }));
 
   const pgBossNode = selected.some(workload => workload.contenders.includes(pgBoss))
     ? spawnSync(node22(), ['--version'], { encoding: 'utf8' }).stdout.trim()
     : undefined;
   const loadAtStart = loadAverage();
-  const database = await benchDatabase('mikro_orm_events_bench_throughput', true);
+  // A name of one's own (`--database`) keeps runs on one shared server from emptying each other's tables.
+  const name = list('--database')?.[0] ?? 'mikro_orm_events_bench_throughput';
+  const database = await benchDatabase(name, true);
   const client = new Client(database.url);
   await client.connect();
   // rates[workload][contender]: one figure per round

@@ -57,7 +57,7 @@ export interface EventsOptions {
   container?: DependencyContainer;
   /**
    * Events claimed, and processed in one transaction, per batch.
-   * @default 500
+   * @default 1000
    */
   batchSize?: number;
   /**
@@ -208,7 +208,7 @@ export function resolveEventsConfig(
     tsConfig: checkPath('events.tsConfig', options.tsConfig ?? 'tsconfig.json'),
     nestModule: options.nestModule === undefined ? undefined : nestModule(options.nestModule),
     container: options.container ?? globalContainer,
-    batchSize: positiveInteger('batchSize', options.batchSize ?? 500),
+    batchSize: positiveInteger('batchSize', options.batchSize ?? 1000),
     autoEmit: checkArray('events.autoEmit', options.autoEmit),
     retry: {
       maxAttempts: positiveInteger('retry.maxAttempts', retry.maxAttempts ?? 1),

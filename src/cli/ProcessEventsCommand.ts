@@ -46,7 +46,7 @@ export class ProcessEventsCommand implements CommandModule<object, ProcessArgs> 
   builder(args: Argv<object>): Argv<ProcessArgs> {
     return args
       .option('once', { type: 'string', desc: 'Drain the due events, then exit [boolean]' })
-      .option('batch-size', { type: 'string', desc: 'Events claimed per batch transaction [default: 500]' })
+      .option('batch-size', { type: 'string', desc: 'Events claimed per batch transaction [default: 1000]' })
       .option('concurrency', {
         type: 'string',
         desc: 'Parallel batch loops, one connection each [default: 1]',

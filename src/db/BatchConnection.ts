@@ -20,6 +20,13 @@ type Send = (sql: string, values?: readonly unknown[], name?: string) => Promise
 /** Prepared statement names by SQL text, so a statement is hashed once, not per batch. */
 const statementNames = new Map<string, string>();
 
+/**
+ * The connection whose `aside()` is running its writes, in their async context: their statements
+ * pass straight through. One for every connection: each AsyncLocalStorage that has run once adds
+ * its own work to the making of every promise of the process, for as long as it lives.
+ */
+const asideScope = new AsyncLocalStorage<BatchConnection>();
+
 /** The name every savepoint of the batch takes; at most one is open at a time. */
 const SAVEPOINT = 'mikro_orm_events_handler';
 
@@ -67,8 +74,6 @@ export class BatchConnection {
   /** The running handler has sent a statement. */
   private sent = false;
   private readonly original: Send;
-  /** Set while `aside()` runs its writes: their statements pass straight through. */
-  private readonly asideScope = new AsyncLocalStorage<true>();
   /** See `BeforeStatement`. */
   beforeStatement?: BeforeStatement;
 
@@ -100,7 +105,7 @@ export class BatchConnection {
       return original.apply(connection, args);
     };
     connection[method] = (...args: unknown[]) => {
-      if (this.asideScope.getStore()) {
+      if (asideScope.getStore() === this) {
         return original.apply(connection, args);
       }
       // The savepoint logic runs when the statement is really sent, after what it waits for.
@@ -197,7 +202,7 @@ export class BatchConnection {
   async aside(write: () => Promise<void>): Promise<boolean> {
     this.send(`savepoint ${ASIDE_SAVEPOINT}`);
     try {
-      await this.asideScope.run(true, write);
+      await asideScope.run(this, write);
     } catch {
       await sendQuery(
         this.em,

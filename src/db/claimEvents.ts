@@ -1,8 +1,9 @@
 import type { EntityManager } from '@mikro-orm/core';
-import type { EventModel } from '../model/EventModel';
 import type { EventTable } from '../sql/EventTable';
+import type { EventModel } from '../model/EventModel';
 import type { BatchConnection } from './BatchConnection';
-import { hydrateEvents } from './hydrateEvents';
+import type { Rows } from './sendQuery';
+import { type HydratedEvents, hydrateEvents } from './hydrateEvents';
 
 /**
  * Claims up to `limit` due events of the given types, locking their rows until the batch
@@ -23,6 +24,35 @@ export async function claimEvents(
   limit: number,
   ids?: readonly string[],
 ): Promise<EventModel[]> {
+  const rows = await claimRows(connection, table, types, limit, ids);
+  return hydrateEvents(em, table, rows, { lazily: false }).events;
+}
+
+/**
+ * Claims as `claimEvents` does, for a batch whose events become managed entities of `em` only
+ * when a handler first asks for an EntityManager (see hydrateEvents).
+ * @internal
+ */
+export async function claimBatchEvents(
+  em: EntityManager,
+  connection: BatchConnection,
+  table: EventTable,
+  types: readonly string[],
+  limit: number,
+  ids?: readonly string[],
+): Promise<HydratedEvents> {
+  const rows = await claimRows(connection, table, types, limit, ids);
+  return hydrateEvents(em, table, rows);
+}
+
+/** The claim itself: the locked rows, as the driver returned them. */
+function claimRows(
+  connection: BatchConnection,
+  table: EventTable,
+  types: readonly string[],
+  limit: number,
+  ids?: readonly string[],
+): Promise<Rows> {
   const { column: c } = table;
   const sql =
     `select * from ${table.name}` +
@@ -30,6 +60,5 @@ export async function claimEvents(
     (ids ? ` and ${c('id')} = any($3::bigint[])` : '') +
     ` order by ${c('priority')} desc, ${c('runAt')}, ${c('id')}` +
     ` limit $2 for update skip locked`;
-  const rows = await connection.prepared(sql, ids ? [types, limit, ids] : [types, limit]);
-  return hydrateEvents(em, table, rows);
+  return connection.prepared(sql, ids ? [types, limit, ids] : [types, limit]);
 }

@@ -1,9 +1,8 @@
 import type { EntityManager } from '@mikro-orm/core';
-import { rollbackTransaction } from '../db/rollbackTransaction';
 import type { EventsLogger } from '../EventsLogger';
 import { storableText, MAX_ERROR_MESSAGE_LENGTH } from './errorMessage';
 import { FailedBatch } from './FailedBatch';
-import type { BatchResult, Processor } from './Processor';
+import type { BatchResult, ClaimedBatch, Processor } from './Processor';
 
 /**
  * How many times in a row a batch loop's batches may fail after their claim before the last of
@@ -46,15 +45,21 @@ export class BatchBisection {
   /**
    * Runs the loop's next batch: a normal one, or the bisection of a batch that failed too often.
    * Rejects with the batch's error when it fails, as Processor.runBatch does. `types` are those
-   * the worker may claim now (see WorkerAnnouncement).
+   * the worker may claim now (see WorkerAnnouncement); `begun` and `handled` are as for
+   * Processor.runBatch, and left unused by a bisection.
    */
-  async runBatch(types: readonly string[], limit: number, begun?: EntityManager): Promise<BatchResult> {
+  async runBatch(
+    types: readonly string[],
+    limit: number,
+    begun?: EntityManager | ClaimedBatch,
+    handled?: (claimed: number) => void,
+  ): Promise<BatchResult> {
     if (this.suspects) {
-      await (begun && rollbackTransaction(begun));
+      await this.processor.release(begun);
       return this.bisect(types, this.suspects, this.failure!);
     }
     try {
-      const result = await this.processor.runBatch(types, limit, begun);
+      const result = await this.processor.runBatch(types, limit, begun, undefined, handled);
       this.failures = 0;
       return result;
     } catch (error) {

@@ -14,10 +14,11 @@ import { isRetryable } from '../registry/NonRetryableError';
 import { createScope } from '../registry/resolveHandler';
 import { EventTable } from '../sql/EventTable';
 import { BatchConnection } from '../db/BatchConnection';
-import { claimEvents } from '../db/claimEvents';
+import { claimBatchEvents } from '../db/claimEvents';
 import { completeEvents, type EventOutcome } from '../db/completeEvents';
 import { type DeferredWrites, deferrableWrites, entityKey, flushWrites } from '../db/deferredInserts';
 import { endedTransaction } from '../db/endedTransaction';
+import type { HydratedEvents } from '../db/hydrateEvents';
 import { rollbackTransaction } from '../db/rollbackTransaction';
 import { errorMessage } from './errorMessage';
 import { type BatchStage, FailedBatch } from './FailedBatch';
@@ -44,10 +45,18 @@ let handlersLearned = 0;
 /** What one batch did. */
 export type BatchResult = Omit<BatchInfo, 'model'>;
 
+/** A batch whose events are claimed, in its transaction, and whose handlers have not run yet. */
+export interface ClaimedBatch extends HydratedEvents {
+  em: EntityManager;
+  connection: BatchConnection;
+}
+
 /** What the handlers of a batch share: its EntityManager and connection. */
 interface Batch {
   em: EntityManager;
   connection: BatchConnection;
+  /** Makes a claimed event a managed entity of `em` (see HydratedEvents). */
+  manage: (event: EventModel) => void;
   /** Handlers whose new entities wait for the end of the batch (`flush: 'batch'`). */
   deferred: DeferredHandler[];
   /**
@@ -155,19 +164,47 @@ export class Processor {
   }
 
   /**
+   * Begins a transaction and claims up to `limit` events of `types` in it, for `runBatch()` to
+   * process: a batch loop claims its next batch while the one before writes its flags and
+   * commits (see Worker). Undefined if the claim fails; the next batch then claims as usual.
+   */
+  async claimAhead(types: readonly string[], limit: number): Promise<ClaimedBatch | undefined> {
+    const em = await this.begin().catch(() => undefined);
+    return em && this.claim(em, types, limit).catch(() => rollback(em));
+  }
+
+  /** Gives up a transaction from `begin()` or a batch from `claimAhead()`: nothing of it commits. */
+  async release(begun: EntityManager | ClaimedBatch | undefined): Promise<void> {
+    if (begun && 'events' in begun) {
+      begun.connection.detach();
+      await rollback(begun.em);
+    } else if (begun) {
+      await rollback(begun);
+    }
+  }
+
+  /**
    * Claims and processes up to `limit` events of `types` in one transaction: `begun`, from
-   * `begin()`, or a new one. A begun transaction that cannot claim (its connection was closed
-   * while it waited) is dropped for a new one. With `ids`, only those events are claimed.
-   * A failure after the claim rejects with a FailedBatch that names the claimed events.
+   * `begin()`, or a new one; or processes the events `claimAhead()` claimed. A begun
+   * transaction that cannot claim (its connection was closed while it waited) is dropped for a
+   * new one. With `ids`, only those events are claimed. A failure after the claim rejects with
+   * a FailedBatch that names the claimed events.
+   *
+   * `handled` is called with the number of events claimed once their handlers have all run,
+   * before the flags are written and the transaction commits.
    */
   async runBatch(
     types: readonly string[],
     limit: number,
-    begun?: EntityManager,
+    begun?: EntityManager | ClaimedBatch,
     ids?: readonly string[],
+    handled?: (claimed: number) => void,
   ): Promise<BatchResult> {
     const started = performance.now();
-    let claim = begun && (await this.claim(begun, types, limit, ids).catch(() => rollback(begun)));
+    let claim =
+      begun && 'events' in begun
+        ? begun
+        : begun && (await this.claim(begun, types, limit, ids).catch(() => rollback(begun)));
     if (!claim) {
       const em = await this.begin();
       claim = await this.claim(em, types, limit, ids).catch(async error => {
@@ -175,13 +212,14 @@ export class Processor {
         throw error;
       });
     }
-    const { em, connection, events } = claim;
+    const { em, connection, events, manage } = claim;
     let outcomes: EventOutcome[];
     let stage: BatchStage = 'while running its handlers';
     try {
       const batch: Batch = {
         em,
         connection,
+        manage,
         deferred: [],
         pending: [],
         pendingKeys: new Set(),
@@ -217,6 +255,7 @@ export class Processor {
       // Handlers that insertDeferred ran again may have left work of their own.
       await this.settle(batch);
       this.abortSignal.throwIfAborted();
+      handled?.(events.length);
       outcomes = attempts.map(attempt => this.outcome(attempt));
       stage = 'while writing its flags';
       await completeEvents(em, connection, this.table, outcomes);
@@ -289,10 +328,10 @@ export class Processor {
     types: readonly string[],
     limit: number,
     ids?: readonly string[],
-  ): Promise<{ em: EntityManager; connection: BatchConnection; events: EventModel[] }> {
+  ): Promise<ClaimedBatch> {
     const connection = await BatchConnection.of(em, { named: this.config.preparedStatements });
     try {
-      return { em, connection, events: await claimEvents(em, connection, this.table, types, limit, ids) };
+      return { em, connection, ...(await claimBatchEvents(em, connection, this.table, types, limit, ids)) };
     } catch (error) {
       connection.detach();
       throw error;
@@ -314,9 +353,16 @@ export class Processor {
    * help, in a savepoint of its own: if it fails, each handler loads what it needs.
    */
   private async loadLinked(batch: Batch, events: EventModel[]): Promise<void> {
-    const usingEm = events.filter(event =>
-      handlerRegistry.get(this.meta.class, event.type).some(handler => handlersUsingEm.has(handler)),
-    );
+    // By type, asked once each: a batch has hundreds of events and few types.
+    const byType = new Map<string, boolean>();
+    const usingEm = events.filter(({ type }) => {
+      let uses = byType.get(type);
+      if (uses === undefined) {
+        uses = handlerRegistry.get(this.meta.class, type).some(handler => handlersUsingEm.has(handler));
+        byType.set(type, uses);
+      }
+      return uses;
+    });
     if (usingEm.length === 0) {
       return;
     }
@@ -476,6 +522,8 @@ export class Processor {
     this.transactionContext ??= await transactionContextOf(this.orm);
     let seeded: string[] = [];
     const handlerEm = new HandlerEntityManager(batch.em, handler.name, this.transactionContext, em => {
+      // The event is the batch's managed entity from here on, as if it had been from its claim.
+      batch.manage(event);
       if (!handlersUsingEm.has(handler)) {
         handlersUsingEm.add(handler);
         handlersLearned++;

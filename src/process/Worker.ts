@@ -7,7 +7,6 @@ import {
 } from '../config';
 import { takeClosedConnectionWarnings } from '../db/closedConnectionWarnings';
 import { poolMax } from '../db/poolMax';
-import { rollbackTransaction } from '../db/rollbackTransaction';
 import { EventsError } from '../EventsError';
 import { assertEventType } from '../model/AbstractEvents';
 import type { EventModel } from '../model/EventModel';
@@ -19,7 +18,7 @@ import { FailedBatch } from './FailedBatch';
 import { failureDelay } from './failureDelay';
 import { NotificationListener } from './NotificationListener';
 import { pendingTypes } from './pendingTypes';
-import { Processor } from './Processor';
+import { type ClaimedBatch, Processor } from './Processor';
 import { EventTable } from '../sql/EventTable';
 import { EVENTS_CHANNEL } from '../sql/notifyChannel';
 import { WakeUp } from './WakeUp';
@@ -225,6 +224,21 @@ export class Worker {
     return this.stopping.signal.aborted;
   }
 
+  /**
+   * Whether the batch loop, after a full batch, claims its next one while that batch writes its
+   * flags and commits (see loop): with one loop (several loops already overlap one another's
+   * statements, each on its own connection), one event model, no limit, and a pool that keeps a
+   * connection free for the application while the loop holds two.
+   */
+  private claimsAhead(targets: Target[]): boolean {
+    return (
+      this.config.concurrency === 1 &&
+      targets.length === 1 &&
+      this.remaining === Infinity &&
+      poolMax(this.orm.config) > 2
+    );
+  }
+
   private async loop(targets: Target[]): Promise<void> {
     let failures = 0;
     const bisections = new Map(
@@ -235,73 +249,117 @@ export class Worker {
     );
     // The next batch's transaction, begun while the loop waits (see Processor.begin).
     let ahead: Promise<EntityManager | undefined> | undefined;
-    while (!this.stopped && this.remaining - this.reserved > 0) {
-      const generation = this.wakeUp.generation;
-      let claimed = 0;
-      try {
-        for (const [index, target] of targets.entries()) {
-          const begun = index === 0 ? await ahead : undefined;
-          ahead = undefined;
-          claimed += await this.runBatch(target, bisections.get(target)!, begun);
-          if (this.stopped) {
-            break;
+    // The next batch, claimed while the one before wrote its flags and committed: the database
+    // runs that claim while the worker waits for the commit, instead of after it. Its handlers
+    // still run only once that batch has committed. Only after a full batch, when more events
+    // are likely to be due; an empty one is dropped and the next batch claims as usual, since
+    // events that the batch before added were not committed yet when it claimed.
+    let next: Promise<ClaimedBatch | undefined> | undefined;
+    const claimAhead = this.claimsAhead(targets);
+    try {
+      while (!this.stopped && this.remaining - this.reserved > 0) {
+        const generation = this.wakeUp.generation;
+        let claimed = 0;
+        try {
+          for (const [index, target] of targets.entries()) {
+            let begun: EntityManager | ClaimedBatch | undefined = index === 0 ? await ahead : undefined;
+            ahead = undefined;
+            const claimedAhead = await next;
+            next = undefined;
+            if (claimedAhead?.events.length) {
+              await target.processor.release(begun);
+              begun = claimedAhead;
+            } else {
+              await target.processor.release(claimedAhead);
+            }
+            const handled = claimAhead
+              ? (count: number, size: number) => {
+                  const types = this.claimableTypes(target);
+                  if (count === size && types.length > 0 && !this.stopped) {
+                    next = target.processor.claimAhead(types, this.config.batchSize);
+                  }
+                }
+              : undefined;
+            claimed += await this.runBatch(target, bisections.get(target)!, begun, handled);
+            if (this.stopped) {
+              break;
+            }
           }
+          if (failures > 0) {
+            this.config.logger.info(`batches succeed again after ${failures} failed attempt(s)`);
+          }
+          failures = 0;
+        } catch (error) {
+          // A batch claimed ahead of one that failed waits for the retry's claim instead.
+          const stale = await next;
+          next = undefined;
+          await targets[0].processor.release(stale);
+          // With --once too, a batch that failed after its claim is retried, and bisected if it
+          // keeps failing (see BatchBisection), rather than stop every run at the same event.
+          if ((this.once && !(error instanceof FailedBatch)) || this.aborting.signal.aborted) {
+            throw error;
+          }
+          // Not the user's input: the database went away, or a statement failed. Keep the worker
+          // up, say so once per failure, and try again after a growing delay.
+          failures++;
+          const delay = Math.min(30_000, 500 * 2 ** (failures - 1));
+          if (failures === 1) {
+            // One line per outage, not one per attempt.
+            this.config.logger.error(
+              `batch failed: ${error instanceof Error ? error.message : String(error)}; retrying until it succeeds`,
+            );
+          }
+          await failureDelay(delay, this.stopping.signal);
+          continue;
         }
-        if (failures > 0) {
-          this.config.logger.info(`batches succeed again after ${failures} failed attempt(s)`);
+        if (claimed === 0) {
+          if (this.once) {
+            return;
+          }
+          if (this.mayBeginAhead) {
+            ahead = targets[0]?.processor.begin().catch(() => undefined);
+          }
+          this.markIdle(true);
+          await this.wakeUp.wait(this.config.pollInterval, generation);
+          this.markIdle(false);
         }
-        failures = 0;
-      } catch (error) {
-        // With --once too, a batch that failed after its claim is retried, and bisected if it
-        // keeps failing (see BatchBisection), rather than stop every run at the same event.
-        if ((this.once && !(error instanceof FailedBatch)) || this.aborting.signal.aborted) {
-          throw error;
-        }
-        // Not the user's input: the database went away, or a statement failed. Keep the worker
-        // up, say so once per failure, and try again after a growing delay.
-        failures++;
-        const delay = Math.min(30_000, 500 * 2 ** (failures - 1));
-        if (failures === 1) {
-          // One line per outage, not one per attempt.
-          this.config.logger.error(
-            `batch failed: ${error instanceof Error ? error.message : String(error)}; retrying until it succeeds`,
-          );
-        }
-        await failureDelay(delay, this.stopping.signal);
-        continue;
       }
-      if (claimed === 0) {
-        if (this.once) {
-          return;
-        }
-        if (this.mayBeginAhead) {
-          ahead = targets[0]?.processor.begin().catch(() => undefined);
-        }
-        this.markIdle(true);
-        await this.wakeUp.wait(this.config.pollInterval, generation);
-        this.markIdle(false);
-      }
+    } finally {
+      // Stopped while waiting, or with a batch claimed ahead: neither is needed.
+      await targets[0]?.processor.release(await next);
+      await targets[0]?.processor.release(await ahead);
     }
-    // Stopped while waiting: the transaction begun for the next batch is not needed.
-    const begun = await ahead;
-    await (begun && rollbackTransaction(begun));
   }
 
-  /** One batch of one model, within the remaining limit. Returns the events it claimed. */
-  private async runBatch(target: Target, bisection: BatchBisection, begun?: EntityManager): Promise<number> {
+  /** The types of `target` this worker may claim now (see WorkerAnnouncement). */
+  private claimableTypes(target: Target): readonly string[] {
+    return this.announcement?.claimable(target.processor.meta, target.types) ?? target.types;
+  }
+
+  /**
+   * One batch of one model, within the remaining limit. Returns the events it claimed.
+   * `handled` is called with the events claimed and the batch's size once their handlers have
+   * run, before the batch commits.
+   */
+  private async runBatch(
+    target: Target,
+    bisection: BatchBisection,
+    begun?: EntityManager | ClaimedBatch,
+    handled?: (claimed: number, size: number) => void,
+  ): Promise<number> {
     const size = Math.min(this.config.batchSize, this.remaining - this.reserved);
     if (size <= 0) {
-      await (begun && rollbackTransaction(begun));
+      await target.processor.release(begun);
       return 0;
     }
-    const types = this.announcement?.claimable(target.processor.meta, target.types) ?? target.types;
+    const types = this.claimableTypes(target);
     if (types.length === 0) {
-      await (begun && rollbackTransaction(begun));
+      await target.processor.release(begun);
       return 0;
     }
     this.reserved += size;
     try {
-      const batch = await bisection.runBatch(types, size, begun);
+      const batch = await bisection.runBatch(types, size, begun, handled && (count => handled(count, size)));
       this.remaining -= batch.claimed;
       if (batch.claimed > 0) {
         this.totals.processed += batch.processed;
