@@ -2,7 +2,8 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash } from 'node:crypto';
 import type { EntityManager, Transaction } from '@mikro-orm/core';
 import { logQuery, type Rows, sendQuery } from './sendQuery';
-import { compiledQuery, knexOf, kyselyConnectionOf } from './sqlDriver';
+import { hookKyselyStatements } from './kyselyStatementHook';
+import { type CompiledQuery, compiledQuery, knexOf, kyselyConnectionOf } from './sqlDriver';
 
 type Query = (...args: unknown[]) => Promise<{ rows?: Rows }>;
 
@@ -34,8 +35,9 @@ const SAVEPOINT = 'mikro_orm_events_handler';
 const ASIDE_SAVEPOINT = 'mikro_orm_events_writes';
 
 /**
- * Called with the SQL of each statement that reaches the connection (not those sent aside); a
- * promise it returns is awaited before the statement is sent.
+ * Called with the SQL of each statement of the transaction (not those sent aside); a promise it
+ * returns is awaited before the statement is sent. It may send statements of its own in the
+ * transaction: on MikroORM 7 it is called before the statement asks kysely for the connection.
  */
 export type BeforeStatement = (sql: string) => Promise<void> | undefined;
 
@@ -60,7 +62,9 @@ export type BeforeStatement = (sql: string) => Promise<void> | undefined;
  * the prepared statements are sent to that pg connection directly, since knex cannot name a
  * statement. On MikroORM 7 (kysely), the same takes kysely's connection of the transaction
  * (`getExecutor().provideConnection()`; kysely keeps the pg client private) and wraps its
- * `executeQuery`, through which every statement of the transaction passes; a named statement is
+ * `executeQuery`, through which every statement of the transaction passes; as kysely lets one
+ * statement at a time hold that connection, `beforeStatement` is called earlier there, before
+ * kysely gives the statement the connection (see hookKyselyStatements); a named statement is
  * pg's `{ name, text }` as the compiled query's `sql` (see compiledQuery). Every statement sent here is still logged, and its errors converted, as MikroORM's
  * own are (see sendQuery). The interface (`of`, `prepared`, `isolate`, `keep`, `undo`, `aside`, `beforeStatement`,
  * `detach`) names no driver type, so that another driver's implementation can replace this one.
@@ -76,12 +80,16 @@ export class BatchConnection {
   private readonly original: Send;
   /** See `BeforeStatement`. */
   beforeStatement?: BeforeStatement;
+  /** Undoes the hook of `of` on kysely's transaction, if any. */
+  private unhook?: () => void;
 
   private constructor(
     private readonly em: EntityManager,
     private readonly connection: DriverConnection,
     private readonly method: Method,
     private readonly named: boolean,
+    /** `beforeStatement` is called here, where the statement reaches the connection (not on MikroORM 7, see `of`). */
+    private readonly waitsHere: boolean,
   ) {
     const original = connection[method]!;
     this.original =
@@ -108,6 +116,9 @@ export class BatchConnection {
       if (asideScope.getStore() === this) {
         return original.apply(connection, args);
       }
+      if (!this.waitsHere) {
+        return through(args);
+      }
       // The savepoint logic runs when the statement is really sent, after what it waits for.
       const wait = this.beforeStatement?.(statementText(args[0]));
       // If what it waited for failed, the statement is still sent, to fail or succeed as it may.
@@ -129,16 +140,24 @@ export class BatchConnection {
       const trx = em.getTransactionContext<
         Transaction & { client: { acquireConnection(): Promise<DriverConnection> } }
       >();
-      return new BatchConnection(em, await trx!.client.acquireConnection(), 'query', named);
+      return new BatchConnection(em, await trx!.client.acquireConnection(), 'query', named, true);
     }
     // MikroORM 7: the kysely connection the transaction holds.
     const connection = (await kyselyConnectionOf(em)) as unknown as DriverConnection;
-    return new BatchConnection(em, connection, 'executeQuery', named);
+    const batchConnection = new BatchConnection(em, connection, 'executeQuery', named, false);
+    // kysely lets one statement at a time hold the transaction's connection: what a statement
+    // waits for (writes held back, sent through the same transaction) must be sent before it
+    // asks for the connection, not once it holds it.
+    batchConnection.unhook = hookKyselyStatements(em.getTransactionContext(), sql =>
+      batchConnection.beforeProvided(sql),
+    );
+    return batchConnection;
   }
 
   /** Gives the connection back as it was, before it returns to the pool. */
   detach(): void {
     delete this.connection[this.method];
+    this.unhook?.();
   }
 
   /**
@@ -217,6 +236,11 @@ export class BatchConnection {
     }
     this.send(`release savepoint ${ASIDE_SAVEPOINT}`);
     return true;
+  }
+
+  /** MikroORM 7: `beforeStatement` for a statement that has not asked kysely for the connection yet. */
+  private beforeProvided(sql: CompiledQuery['sql']): Promise<void> | undefined {
+    return this.asideScope.getStore() ? undefined : this.beforeStatement?.(statementText(sql));
   }
 
   private send(sql: string): void {

@@ -1,5 +1,4 @@
 import { ChangeSetType, type EntityManager, helper } from '@mikro-orm/core';
-import { knexOf } from './sqlDriver';
 
 /**
  * What a handler's flush would write, held back to be written later together with what other
@@ -44,13 +43,6 @@ export function deferrableWrites(em: EntityManager): DeferredWrites | undefined 
     } else {
       return undefined;
     }
-  }
-  // MikroORM 7: held-back updates and deletes are written before the batch's next statement, from
-  // inside that statement's send; kysely lets one statement at a time use the transaction's
-  // connection, so the write would wait for the statement that waits for it. There, only new
-  // entities wait (for the end of the batch); updates and deletes are flushed by their handler.
-  if (!knexOf(em) && (writes.updates.length > 0 || writes.removals.length > 0)) {
-    return undefined;
   }
   return writes;
 }
