@@ -240,7 +240,7 @@ export class BatchConnection {
 
   /** MikroORM 7: `beforeStatement` for a statement that has not asked kysely for the connection yet. */
   private beforeProvided(sql: CompiledQuery['sql']): Promise<void> | undefined {
-    return this.asideScope.getStore() ? undefined : this.beforeStatement?.(statementText(sql));
+    return asideScope.getStore() === this ? undefined : this.beforeStatement?.(statementText(sql));
   }
 
   private send(sql: string): void {
