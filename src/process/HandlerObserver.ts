@@ -23,8 +23,11 @@ export class HandlerObserver {
     return tracer || durations ? new HandlerObserver(meta, tracer, durations) : undefined;
   }
 
-  /** Runs one call of `handler` for `event`, its `attempt`th, through `fn`. */
-  async run<T>(event: EventModel, handler: string, attempt: number, fn: () => Promise<T>): Promise<T> {
+  /**
+   * Runs one call of `handler` for `event`, its `attempt`th, through `fn`. Without durations to
+   * measure, the traced call is returned as it is, with no promise of its own around it.
+   */
+  run<T>(event: EventModel, handler: string, attempt: number, fn: () => Promise<T>): Promise<T> {
     const { tracer, durations } = this;
     const traced = tracer
       ? () =>
@@ -41,9 +44,15 @@ export class HandlerObserver {
             fn,
           )
       : fn;
-    if (!durations) {
-      return traced();
-    }
+    return durations ? this.measured(event, handler, durations, traced) : traced();
+  }
+
+  private async measured<T>(
+    event: EventModel,
+    handler: string,
+    durations: HandlerDurations,
+    traced: () => Promise<T>,
+  ): Promise<T> {
     const started = performance.now();
     let ok = false;
     try {

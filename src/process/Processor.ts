@@ -125,7 +125,10 @@ interface Failure {
 export class Processor {
   private readonly table: EventTable;
   private readonly retry: RetryPolicy;
-  private finished?: Promise<Transaction>;
+  /** The making of `finished`. */
+  private finishing?: Promise<Transaction>;
+  /** A transaction that has already ended, once made: then no handler call awaits it. */
+  private finished?: Transaction;
   /** MikroORM's context class, of the ORM's copy of core: found once. */
   /** Found once, on the first handler call: then no handler call awaits it again. */
   private transactionContext?: typeof TransactionContext;
@@ -541,11 +544,14 @@ export class Processor {
     try {
       await observed(this.observer, event, handler.name, attempt.attempt, () =>
         handlerEm.run(async () => {
-          await run.limit(() =>
+          const running = run.limit(() =>
             handler.kind === 'function'
               ? handler.target(event, ctx)
               : this.handlerScope().resolve(handler.target).handle(event, ctx),
           );
+          if (running) {
+            await running;
+          }
           const em = handlerEm.forked;
           writes = em && defer ? deferrableWrites(em) : undefined;
           if (writes) {
@@ -567,7 +573,7 @@ export class Processor {
     }
     if (handlerEm.forked) {
       // From here on, whatever the handler still does through its EntityManager is refused.
-      handlerEm.forked.setTransactionContext(await this.finishedTransaction());
+      handlerEm.forked.setTransactionContext(this.finished ?? (await this.finishedTransaction()));
     }
     if (failure) {
       // The handler's writes vanish, and a DB error it hit no longer aborts the batch
@@ -636,12 +642,15 @@ export class Processor {
 
   /** A transaction that has already ended (see endedTransaction), made once. */
   private finishedTransaction(): Promise<Transaction> {
-    this.finished ??= endedTransaction(this.orm).catch(error => {
-      // Try again next time rather than fail every later batch.
-      this.finished = undefined;
-      throw error;
-    });
-    return this.finished;
+    this.finishing ??= endedTransaction(this.orm).then(
+      transaction => (this.finished = transaction),
+      error => {
+        // Try again next time rather than fail every later batch.
+        this.finishing = undefined;
+        throw error;
+      },
+    );
+    return this.finishing;
   }
 
   private async callHooks(
