@@ -6,6 +6,15 @@ interface KnexRaw extends PromiseLike<{ rows: Rows }> {
   transacting(trx: unknown): KnexRaw;
 }
 
+interface KnexRunner {
+  raw(sql: string, bindings: readonly unknown[]): PromiseLike<{ rows: Rows }>;
+}
+
+/** A knex transaction (a function with knex's query methods), as MikroORM 6 hands them out. */
+function isKnexRunner(trx: unknown): trx is KnexRunner {
+  return typeof trx === 'function' && typeof (trx as Partial<KnexRunner>).raw === 'function';
+}
+
 /**
  * Runs SQL in the transaction `trx` (by default that of `em`; `null` for none) with every value
  * sent as a bound parameter (`?` placeholders). MikroORM's own `execute()` inlines values into
@@ -30,6 +39,12 @@ export function rawQuery(
       const runner = (trx ??
         (em.getConnection('write') as unknown as { getClient(): KyselyRunner }).getClient()) as KyselyRunner;
       return (await runner.executeQuery(compiledQuery(numberPlaceholders(text), bindings))).rows ?? [];
+    }
+    // A knex transaction is a knex instance bound to its connection: its own `raw` runs there.
+    // (`.transacting(trx)` would do the same after a lodash `isEmpty` walk over the transaction
+    // object's properties, which costs more than the rest of the call.)
+    if (isKnexRunner(trx)) {
+      return (await trx.raw(text, bindings)).rows;
     }
     let query = (knex as { raw(sql: string, bindings: readonly unknown[]): KnexRaw }).raw(text, bindings);
     if (trx) {

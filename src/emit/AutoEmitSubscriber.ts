@@ -29,17 +29,31 @@ const { CREATE, DELETE, DELETE_EARLY } = ChangeSetType;
 const { SCALAR } = ReferenceKind;
 const core = { Reference, Utils, helper };
 
-/** A rule that matched a change in a flush, waiting for the entity's rows to be written. */
-interface Emission {
-  definition: AutoEmitDefinition;
-  rule: EmitRule<any, any>;
-  entity: object;
-  change: EntityChange<any>;
+/**
+ * The change every create passes to the rules' callbacks: a create has no changed fields and no
+ * earlier state, so one frozen value serves them all and a flush of many new entities builds
+ * none.
+ */
+const CREATED: EntityChange<any> = Object.freeze({ kind: 'create', changes: Object.freeze({}) });
+
+/**
+ * The rules that matched changes in a flush for one event table, waiting for the entities' rows
+ * to be written: row r is `rules[r]` applied to `entities[r]`. Kept as parallel arrays, filled as
+ * `onFlush` walks the change sets, so a flush of many entities allocates nothing per entity but
+ * the array slots (the change itself is shared by all creates, see CREATED).
+ */
+interface TableEmissions {
+  writer: TableWriter;
+  definitions: AutoEmitDefinition[];
+  rules: EmitRule<any, any>[];
+  entities: object[];
+  changes: EntityChange<any>[];
 }
 
 /** What a flush has to write after the unit of work has written the entities. */
 interface PendingFlush {
-  emissions: Emission[];
+  /** By event table, in the order of the flush's first emission into each. */
+  tables: Map<TableWriter, TableEmissions>;
   /** Entities the flush deletes: links to them are stored as NULL. */
   deleted: Set<object>;
   /** The trace context of the span that flushed, if any: stored with each emitted event. */
@@ -99,7 +113,7 @@ export class AutoEmitSubscriber implements EventSubscriber {
 
   async onFlush({ em, uow }: FlushEventArgs): Promise<void> {
     this.pending.delete(uow);
-    const emissions: Emission[] = [];
+    const tables = new Map<TableWriter, TableEmissions>();
     const deleted = new Set<object>();
     let created: ChangeSet<EventModel>[] | undefined;
     for (const changeSet of uow.getChangeSets()) {
@@ -113,19 +127,28 @@ export class AutoEmitSubscriber implements EventSubscriber {
       if (definitions.length === 0) {
         continue;
       }
-      const change = entityChange(changeSet);
+      const change = changeSet.type === CREATE ? CREATED : entityChange(changeSet);
       if (!change) {
         continue;
       }
       for (const definition of definitions) {
         for (const rule of definition.rules) {
           if (ruleMatches(rule, changeSet.entity, change)) {
-            emissions.push({ definition, rule, entity: changeSet.entity, change });
+            const writer = this.writer(em, definition);
+            let table = tables.get(writer);
+            if (!table) {
+              table = { writer, definitions: [], rules: [], entities: [], changes: [] };
+              tables.set(writer, table);
+            }
+            table.definitions.push(definition);
+            table.rules.push(rule);
+            table.entities.push(changeSet.entity);
+            table.changes.push(change);
           }
         }
       }
     }
-    if (emissions.length === 0 && !created) {
+    if (tables.size === 0 && !created) {
       return;
     }
     // Without implicit transactions, MikroORM writes a flush outside a transaction statement by
@@ -146,7 +169,7 @@ export class AutoEmitSubscriber implements EventSubscriber {
         }
       }
     }
-    this.pending.set(uow, { emissions, deleted, traceparent });
+    this.pending.set(uow, { tables, deleted, traceparent });
   }
 
   /** A flush outside a transaction: its implicit transaction is about to commit. */
@@ -168,47 +191,43 @@ export class AutoEmitSubscriber implements EventSubscriber {
   }
 
   private async write(em: FlushEventArgs['em'], trx: unknown, pending: PendingFlush): Promise<void> {
-    const byTable = new Map<TableWriter, Emission[]>();
-    for (const emission of pending.emissions) {
-      const writer = this.writer(em, emission.definition);
-      const emissions = byTable.get(writer);
-      if (emissions) {
-        emissions.push(emission);
-      } else {
-        byTable.set(writer, [emission]);
-      }
-    }
-    if (byTable.size === 0) {
+    if (pending.tables.size === 0) {
       // Only events created by hand: the unit of work wrote them; wake the workers.
       await notifyNewEvents(em, trx);
       return;
     }
     // Every row is built (and checked) before any is sent: a bad value fails the flush whole.
-    const tables = [...byTable].map(([writer, emissions]) => {
+    const tables = [...pending.tables.values()].map(emissions => {
+      const { writer } = emissions;
+      const rowCount = emissions.entities.length;
       // The column is named only when there is a value for it, so that an app that traces
       // nothing does not need it.
       const columns = pending.traceparent ? writer.tracedColumns : writer.columns;
-      const values = columns.map(() => new Array<unknown>(emissions.length));
-      emissions.forEach((emission, row) => this.fill(writer, emission, pending.deleted, values, row));
+      const values = columns.map(() => new Array<unknown>(rowCount));
+      for (let row = 0; row < rowCount; row++) {
+        this.fill(writer, emissions, row, pending.deleted, values);
+      }
       if (pending.traceparent) {
         values[columns.length - 1].fill(pending.traceparent);
       }
-      return { writer, columns, values, rowCount: emissions.length };
+      return { writer, columns, values, rowCount };
     });
     for (const { writer, columns, values, rowCount } of tables) {
       await insertEvents(em, trx, writer.table, columns, values, rowCount);
     }
   }
 
-  /** Writes one emission's values into row `row` of `values` (column by column, as `columns`). */
+  /** Writes row `row` of `emissions` into `values` (column by column, as the writer's columns). */
   private fill(
     writer: TableWriter,
-    emission: Emission,
+    emissions: TableEmissions,
+    row: number,
     deleted: Set<object>,
     values: unknown[][],
-    row: number,
   ): void {
-    const { rule, entity, change, definition } = emission;
+    const rule = emissions.rules[row];
+    const entity = emissions.entities[row];
+    const change = emissions.changes[row];
     if (!this.checkedRules.has(rule)) {
       // What a rule fixes is the same for each of its events: checked once.
       assertEventData(
@@ -221,9 +240,16 @@ export class AutoEmitSubscriber implements EventSubscriber {
       );
       this.checkedRules.add(rule);
     }
-    const parameters = rule.parameters ? rule.parameters(entity, change) : defaultParameters(change);
+    // A create under a rule without builders (the common case) has nothing to build or check.
+    const fixed =
+      change === CREATED && !rule.parameters && !rule.idempotencyKey && typeof rule.runAt !== 'function';
+    const parameters = fixed
+      ? undefined
+      : rule.parameters
+        ? rule.parameters(entity, change)
+        : defaultParameters(change);
     const runAt = typeof rule.runAt === 'function' ? rule.runAt(entity, change) : rule.runAt;
-    const idempotencyKey = rule.idempotencyKey?.(entity, change) ?? undefined;
+    const idempotencyKey = fixed ? undefined : (rule.idempotencyKey?.(entity, change) ?? undefined);
     if (parameters !== undefined || typeof rule.runAt === 'function' || idempotencyKey !== undefined) {
       // Checked before any row is sent: the flush fails with a typed error, not a driver error.
       assertEventData(
@@ -237,8 +263,11 @@ export class AutoEmitSubscriber implements EventSubscriber {
     values[2][row] = rule.priority;
     values[3][row] = runAt?.toISOString();
     values[4][row] = idempotencyKey;
-    const link = (definition.link(entity) ?? {}) as Record<string, unknown>;
-    for (const name of Object.keys(link)) {
+    const link = emissions.definitions[row].link(entity) as Record<string, unknown> | null | undefined;
+    for (const name in link) {
+      if (!Object.hasOwn(link, name)) {
+        continue;
+      }
       const target = writer.links.get(name);
       if (!target) {
         throw EventsError.invalidLink(writer.table.meta.className, name);

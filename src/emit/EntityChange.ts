@@ -16,7 +16,10 @@ import {
 // index's re-export getters, which a flush of many entities would pay at every use.
 const { CREATE, UPDATE, UPDATE_EARLY, DELETE, DELETE_EARLY } = ChangeSetType;
 
-/** What changed, as the rules' callbacks see it. */
+/**
+ * What changed, as the rules' callbacks see it. Read-only: every create passes the same frozen
+ * value.
+ */
 export interface EntityChange<T extends object> {
   kind: 'create' | 'update' | 'delete';
   /**
