@@ -16,6 +16,7 @@ import {
 } from './support/jetStream';
 import { freePort } from './support/freePort';
 import { NatsServer } from './support/natsServer';
+import { publishThroughRestart } from './support/publishThroughRestart';
 import { clearDatabase } from './support/schema';
 import { silent } from './support/silentLogger';
 import { createTestDatabase, type TestDatabase } from './support/testDatabase';
@@ -177,10 +178,8 @@ describe('the inbox, from NATS JetStream', () => {
       const output = finished(consumer);
       const publisher = await retryingPublisher(nats.url);
       let published = 0;
-      let down = false;
-      let publishedWhileDown = 0;
+      let publishedWhileDown: number | undefined;
       const publish = () => {
-        publishedWhileDown += down ? 1 : 0;
         return publisher.publish(relayed(++published));
       };
       try {
@@ -190,27 +189,7 @@ describe('the inbox, from NATS JetStream', () => {
         }
         await waitFor(async () => (await storedKeys()).length === 40, 120_000, 'the first messages stored');
 
-        // Published every 50 ms while the server stops, is down and starts again, each publish
-        // retried until the server takes it: many wait for it at once.
-        let restarted = false;
-        const during = (async () => {
-          const publishes: Promise<void>[] = [];
-          let afterRestart = 0;
-          while (!restarted || afterRestart < 20) {
-            publishes.push(publish());
-            afterRestart += restarted ? 1 : 0;
-            await new Promise(resolve => setTimeout(resolve, 50));
-          }
-          await Promise.all(publishes);
-        })();
-        await new Promise(resolve => setTimeout(resolve, 500));
-        await nats.stop();
-        down = true;
-        await new Promise(resolve => setTimeout(resolve, 3000));
-        down = false;
-        await nats.start();
-        restarted = true;
-        await during;
+        publishedWhileDown = await publishThroughRestart(nats, publish);
         const afterOutage = published + 40;
         while (published < afterOutage) {
           await publish();
@@ -231,7 +210,7 @@ describe('the inbox, from NATS JetStream', () => {
       }
       const result = await output;
       assert.equal(result.code, 0, result.stderr);
-      assert.ok(publishedWhileDown > 0, 'messages were published while the server was down');
+      assert.ok((publishedWhileDown ?? 0) > 0, 'messages were published while the server was down');
 
       const keys = await storedKeys();
       assert.equal(keys.length, published, 'one event per message');

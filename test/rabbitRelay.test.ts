@@ -7,6 +7,7 @@ import './fixtures/relayHandlers';
 import { ParcelEvent, ParcelInbox, relayEntities } from './fixtures/relayEntities';
 import { finished, startCli, waitForLine } from './support/cli';
 import { retryingRabbitPublisher } from './support/rabbitPublisher';
+import { publishThroughRestart } from './support/publishThroughRestart';
 import { RabbitServer } from './support/rabbitServer';
 import { clearDatabase } from './support/schema';
 import { silent } from './support/silentLogger';
@@ -277,10 +278,8 @@ describe('relaying events to RabbitMQ, and the RabbitMQ inbox', () => {
       const output = finished(consumer);
       const publisher = retryingRabbitPublisher(rabbit.url);
       let published = 0;
-      let down = false;
-      let publishedWhileDown = 0;
+      let publishedWhileDown: number | undefined;
       const publish = () => {
-        publishedWhileDown += down ? 1 : 0;
         const seq = ++published;
         const body = JSON.stringify({ type: 'parcel.sent', parameters: { seq } });
         return publisher.publish(exchange, 'parcel_event.parcel.sent', `parcel_event:${seq}`, body);
@@ -293,27 +292,7 @@ describe('relaying events to RabbitMQ, and the RabbitMQ inbox', () => {
         }
         await waitFor(async () => (await stored()) === 40, 120_000, 'the first messages stored');
 
-        // Published every 50 ms while the node stops, is down and starts again, each publish
-        // retried until the node confirms it.
-        let restarted = false;
-        const during = (async () => {
-          const publishes: Promise<void>[] = [];
-          let afterRestart = 0;
-          while (!restarted || afterRestart < 20) {
-            publishes.push(publish());
-            afterRestart += restarted ? 1 : 0;
-            await new Promise(resolve => setTimeout(resolve, 50));
-          }
-          await Promise.all(publishes);
-        })();
-        await new Promise(resolve => setTimeout(resolve, 500));
-        await rabbit.stop();
-        down = true;
-        await new Promise(resolve => setTimeout(resolve, 3000));
-        down = false;
-        await rabbit.start();
-        restarted = true;
-        await during;
+        publishedWhileDown = await publishThroughRestart(rabbit, publish);
         const afterOutage = published + 40;
         while (published < afterOutage) {
           await publish();
@@ -331,7 +310,7 @@ describe('relaying events to RabbitMQ, and the RabbitMQ inbox', () => {
       }
       const result = await output;
       assert.equal(result.code, 0, result.stderr);
-      assert.ok(publishedWhileDown > 0, 'messages were published while the node was down');
+      assert.ok((publishedWhileDown ?? 0) > 0, 'messages were published while the node was down');
 
       const events = await db.orm.em.fork().find(ParcelInbox, {});
       assert.equal(events.length, published, 'one event per message');
