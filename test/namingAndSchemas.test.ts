@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { type NamingStrategy, UnderscoreNamingStrategy } from '@mikro-orm/core';
 import { Entity, ManyToOne, PrimaryKey, Property } from './support/decorators';
 import type { Options } from '@mikro-orm/postgresql';
 import {
@@ -20,6 +19,7 @@ import {
   requeueEvents,
   Worker,
 } from 'mikro-orm-events';
+import { PrefixedNamingStrategy } from './support/PrefixedNamingStrategy';
 import { silent } from './support/silentLogger';
 import { createTestDatabase, type TestDatabase } from './support/testDatabase';
 import { waitFor } from './support/waitFor';
@@ -30,17 +30,6 @@ import { waitFor } from './support/waitFor';
  * operations work the same under a naming strategy that names nothing as the default one does,
  * and with the tables in a schema other than `public`.
  */
-
-/** Tables `t_…` and columns `c_…`: no name of the default strategy is right. */
-class PrefixedNamingStrategy extends UnderscoreNamingStrategy implements NamingStrategy {
-  override classToTableName(entityName: string): string {
-    return `t_${super.classToTableName(entityName)}`;
-  }
-
-  override propertyToColumnName(propertyName: string, object?: boolean): string {
-    return `c_${super.propertyToColumnName(propertyName, object)}`;
-  }
-}
 
 // One set of entities per layout, so that no two ORMs of this file share metadata.
 

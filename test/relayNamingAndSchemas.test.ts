@@ -2,12 +2,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import {
-  BigIntType,
-  EntityCaseNamingStrategy,
-  type NamingStrategy,
-  UnderscoreNamingStrategy,
-} from '@mikro-orm/core';
+import { BigIntType, EntityCaseNamingStrategy } from '@mikro-orm/core';
 import type { Options } from '@mikro-orm/postgresql';
 import {
   consumeInbox,
@@ -23,6 +18,7 @@ import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { addStream, deleteStream, publishRaw, readStream } from './support/jetStream';
 import { Entity, ManyToOne, PrimaryKey, Property } from './support/decorators';
 import { NatsServer } from './support/natsServer';
+import { PrefixedNamingStrategy } from './support/PrefixedNamingStrategy';
 import { silent } from './support/silentLogger';
 import { createTestDatabase, type TestDatabase } from './support/testDatabase';
 
@@ -32,17 +28,6 @@ import { createTestDatabase, type TestDatabase } from './support/testDatabase';
  * names no column as the default one does, in a schema other than `public`, with the link as a
  * relation to a bigint-keyed entity or as a plain column.
  */
-
-/** Tables `t_…` and columns `c_…`: no name of the default strategy is right. */
-class PrefixedNamingStrategy extends UnderscoreNamingStrategy implements NamingStrategy {
-  override classToTableName(entityName: string): string {
-    return `t_${super.classToTableName(entityName)}`;
-  }
-
-  override propertyToColumnName(propertyName: string, object?: boolean): string {
-    return `c_${super.propertyToColumnName(propertyName, object)}`;
-  }
-}
 
 // One set of entities per layout, so that no two ORMs of this file share metadata.
 
