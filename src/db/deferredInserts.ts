@@ -58,15 +58,6 @@ export function entityKey(entity: object): string {
 }
 
 /**
- * Inserts the new entities of several handlers with one flush of a fresh EntityManager in `em`'s
- * transaction: MikroORM writes each entity type with one multi-row INSERT.
- * @internal
- */
-export async function flushInserts(em: EntityManager, entities: object[]): Promise<void> {
-  await flushWrites(em, [{ inserts: entities, updates: [], removals: [] }]);
-}
-
-/**
  * Writes what several handlers' EntityManagers would have flushed, with one flush of a fresh
  * EntityManager in `em`'s transaction: MikroORM writes each entity type with one multi-row
  * INSERT, batches the updates of a type that change the same columns, and deletes by id lists.

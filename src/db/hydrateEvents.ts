@@ -72,7 +72,7 @@ export function hydrateEvents(
   const driver = em.getDriver();
   if (!lazily || !deferrable(em, meta)) {
     const events = rows.map(row =>
-      createManaged(em, meta, driver.mapResult(row, meta) as EntityData<EventModel>),
+      createManaged(factory, meta, driver.mapResult(row, meta) as EntityData<EventModel>),
     );
     return { events, manage: () => undefined };
   }
@@ -99,18 +99,23 @@ export function hydrateEvents(
       const data = unmanaged.get(event);
       if (data) {
         unmanaged.delete(event);
-        manageEvent(em, event, data);
+        manageEvent(em, schema, event, data);
       }
     },
   };
 }
 
 /** See HydratedEvents.manage: what the factory does after hydrating. */
-function manageEvent(em: EntityManager, event: EventModel, data: EntityData<EventModel>): void {
+function manageEvent(
+  em: EntityManager,
+  schema: string | undefined,
+  event: EventModel,
+  data: EntityData<EventModel>,
+): void {
   const uow = em.getUnitOfWork();
   const wrapped = helper(event);
   wrapped.__managed = true;
-  wrapped.__schema = em.getDriver().getSchemaName(wrapped.__meta, {});
+  wrapped.__schema = schema;
   wrapped.__initialized = true;
   // The identity map entry and the property accessors, which keep the values already set.
   uow.register(event);
@@ -133,9 +138,22 @@ function deferrable(em: EntityManager, meta: EntityMetadata<EventModel>): boolea
     !meta.virtual &&
     !meta.embeddable &&
     !em.getEventManager().hasListeners(EventType.onInit, meta) &&
-    // Properties the hydrator would fill through the class (user accessors), or objects that
-    // need their owner to be an entity already (collections, embeddables, bidirectional links).
-    meta.props.every(
+    plainProperties(meta)
+  );
+}
+
+/** plainProperties per model: its properties are fixed once discovered, and it runs per claim. */
+const plainModels = new WeakMap<EntityMetadata<EventModel>, boolean>();
+
+/**
+ * Whether no property of `meta` is one the hydrator would fill through the class (user
+ * accessors), or an object that needs its owner to be an entity already (collections,
+ * embeddables, bidirectional links).
+ */
+function plainProperties(meta: EntityMetadata<EventModel>): boolean {
+  let plain = plainModels.get(meta);
+  if (plain === undefined) {
+    plain = meta.props.every(
       prop =>
         !prop.getter &&
         !prop.setter &&
@@ -146,17 +164,19 @@ function deferrable(em: EntityManager, meta: EntityMetadata<EventModel>): boolea
         prop.kind !== ReferenceKind.MANY_TO_MANY &&
         !prop.inversedBy &&
         !prop.mappedBy,
-    )
-  );
+    );
+    plainModels.set(meta, plain);
+  }
+  return plain;
 }
 
 /** A managed entity of `em`, as `em.map()` makes one. */
 function createManaged(
-  em: EntityManager,
+  factory: EntityFactory,
   meta: EntityMetadata<EventModel>,
   data: EntityData<EventModel>,
 ): EventModel {
-  return em.getEntityFactory().create<EventModel>(meta.class, data, {
+  return factory.create<EventModel>(meta.class, data, {
     merge: true,
     refresh: true,
     newEntity: false,

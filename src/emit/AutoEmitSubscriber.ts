@@ -19,7 +19,7 @@ import { type EventColumn, EventTable } from '../sql/EventTable';
 import type { AutoEmitDefinition, EmitRule } from './autoEmit';
 import { linkProperties } from '../model/eventLinks';
 import { EmissionRules, ruleMatches } from './EmissionRules';
-import { type EntityChange, entityChange } from './EntityChange';
+import { CREATED, type EntityChange, entityChange } from './EntityChange';
 import { type InsertColumn, insertEvents, notifyNewEvents } from './insertEvents';
 import { activeTraceparent } from '../tracing/traceparent';
 
@@ -28,13 +28,6 @@ import { activeTraceparent } from '../tracing/traceparent';
 const { CREATE, DELETE, DELETE_EARLY } = ChangeSetType;
 const { SCALAR } = ReferenceKind;
 const core = { Reference, Utils, helper };
-
-/**
- * The change every create passes to the rules' callbacks: a create has no changed fields and no
- * earlier state, so one frozen value serves them all and a flush of many new entities builds
- * none.
- */
-const CREATED: EntityChange<any> = Object.freeze({ kind: 'create', changes: Object.freeze({}) });
 
 /**
  * The rules that matched changes in a flush for one event table, waiting for the entities' rows
@@ -127,7 +120,7 @@ export class AutoEmitSubscriber implements EventSubscriber {
       if (definitions.length === 0) {
         continue;
       }
-      const change = changeSet.type === CREATE ? CREATED : entityChange(changeSet);
+      const change = entityChange(changeSet);
       if (!change) {
         continue;
       }

@@ -33,6 +33,14 @@ export interface EntityChange<T extends object> {
 }
 
 /**
+ * The change every create passes to the rules' callbacks: a create has no changed fields and no
+ * earlier state, so one frozen value serves them all and a flush of many new entities builds
+ * none.
+ * @internal
+ */
+export const CREATED: EntityChange<any> = Object.freeze({ kind: 'create', changes: Object.freeze({}) });
+
+/**
  * The change a unit-of-work change set describes, or undefined for change sets that are not a
  * create, an update or a delete of the entity itself.
  * @internal
@@ -40,7 +48,7 @@ export interface EntityChange<T extends object> {
 export function entityChange<T extends object>(changeSet: ChangeSet<T>): EntityChange<T> | undefined {
   switch (changeSet.type) {
     case CREATE:
-      return { kind: 'create', changes: {} };
+      return CREATED;
     case UPDATE:
     case UPDATE_EARLY:
       return updateChange(changeSet);

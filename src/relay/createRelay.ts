@@ -102,9 +102,16 @@ class RelayGroup {
   private async publishAll(em: EntityManager): Promise<void> {
     const events = [...this.events].sort((a, b) => compareIds(a.id, b.id));
     const byModel = new Map<EntityMetadata<EventModel>, EventModel[]>();
+    const metas = new Map<EventModel, EntityMetadata<EventModel>>();
     for (const event of events) {
       const meta = em.getMetadata().get<EventModel>(event.constructor.name);
-      byModel.set(meta, [...(byModel.get(meta) ?? []), event]);
+      metas.set(event, meta);
+      const modelEvents = byModel.get(meta);
+      if (modelEvents) {
+        modelEvents.push(event);
+      } else {
+        byModel.set(meta, [event]);
+      }
     }
     for (const [meta, modelEvents] of byModel) {
       await this.findWaiting(em, meta, modelEvents);
@@ -113,9 +120,8 @@ class RelayGroup {
     if (ready.length === 0) {
       return;
     }
-    const metaOf = (event: EventModel) => em.getMetadata().get<EventModel>(event.constructor.name);
     const traced = publishSpans(
-      ready.map(event => relayMessage(metaOf(event), event, this.traceparents.get(event) ?? null)),
+      ready.map(event => relayMessage(metas.get(event)!, event, this.traceparents.get(event) ?? null)),
       this.publisher.description,
     );
     let results: PromiseSettledResult<unknown>[];

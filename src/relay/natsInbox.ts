@@ -2,11 +2,9 @@ import type { EntityMetadata, MikroORM } from '@mikro-orm/core';
 import type { NatsConnection } from '@nats-io/transport-node';
 import type { EventsLogger } from '../EventsLogger';
 import type { EventModel } from '../model/EventModel';
-import { errorMessage } from '../process/errorMessage';
-import { inboxEvent } from './inboxEvent';
 import type { InboxOptions, InboxResult, NatsInboxOptions } from './InboxOptions';
 import { natsDescription, openNatsConnection } from './natsConnection';
-import { storeInboxEvent } from './storeInboxEvent';
+import { receiveInboxMessage } from './receiveInboxMessage';
 
 /**
  * Reads a JetStream stream through a durable pull consumer (explicit acks) into the event
@@ -73,31 +71,30 @@ async function consume(
   try {
     for await (const message of messages) {
       const key = message.headers?.get('Nats-Msg-Id') || `${nats.stream}:${message.seq}`;
-      let event;
-      try {
-        event = inboxEvent(meta, key, message.data, message.headers);
-      } catch (error) {
-        if (nats.deadLetterSubject) {
-          await js.publish(nats.deadLetterSubject, message.data, { headers: message.headers, msgID: key });
-        }
-        logger.error(`inbox ${meta.className}: ${errorMessage(error)}; dead-lettered`);
-        // No reason: servers before 2.10 do not read "+TERM <reason>" as a termination.
-        message.term();
-        result.rejected++;
-        continue;
-      }
-      try {
-        await storeInboxEvent(orm, meta, event);
-      } catch (error) {
-        logger.error(
-          `inbox ${meta.className}: message ${key} not stored, delivered again: ${errorMessage(error)}`,
-        );
-        message.nak(1000);
-        continue;
-      }
-      await options.onCommitted?.(key);
-      await message.ackAck().catch(() => false);
-      result.acknowledged++;
+      await receiveInboxMessage(
+        orm,
+        meta,
+        {
+          key,
+          body: message.data,
+          headers: message.headers,
+          reject: async () => {
+            if (nats.deadLetterSubject) {
+              await js.publish(nats.deadLetterSubject, message.data, {
+                headers: message.headers,
+                msgID: key,
+              });
+            }
+            // No reason: servers before 2.10 do not read "+TERM <reason>" as a termination.
+            message.term();
+          },
+          redeliver: () => message.nak(1000),
+          acknowledge: async () => void (await message.ackAck().catch(() => false)),
+        },
+        options,
+        logger,
+        result,
+      );
     }
   } finally {
     options.signal?.removeEventListener('abort', stop);

@@ -3,10 +3,9 @@ import type { ChannelModel, ConsumeMessage } from 'amqplib';
 import type { EventsLogger } from '../EventsLogger';
 import type { EventModel } from '../model/EventModel';
 import { errorMessage } from '../process/errorMessage';
-import { inboxEvent } from './inboxEvent';
 import type { InboxOptions, InboxResult, RabbitInboxOptions } from './InboxOptions';
 import { rabbitDescription } from './rabbitConnection';
-import { storeInboxEvent } from './storeInboxEvent';
+import { receiveInboxMessage } from './receiveInboxMessage';
 
 /**
  * Reads a RabbitMQ queue into the event table: each message is stored and committed, then
@@ -116,27 +115,22 @@ async function consume(
   let queue = Promise.resolve();
   const handle = async (message: ConsumeMessage) => {
     const key = message.properties.messageId || `${rabbit.queue}:${message.fields.deliveryTag}`;
-    let event;
-    try {
-      event = inboxEvent(meta, String(key), message.content, message.properties.headers);
-    } catch (error) {
-      logger.error(`inbox ${meta.className}: ${errorMessage(error)}; dead-lettered`);
-      channel.nack(message, false, false);
-      result.rejected++;
-      return;
-    }
-    try {
-      await storeInboxEvent(orm, meta, event);
-    } catch (error) {
-      logger.error(
-        `inbox ${meta.className}: message ${key} not stored, delivered again: ${errorMessage(error)}`,
-      );
-      channel.nack(message, false, true);
-      return;
-    }
-    await options.onCommitted?.(String(key));
-    channel.ack(message);
-    result.acknowledged++;
+    await receiveInboxMessage(
+      orm,
+      meta,
+      {
+        key: String(key),
+        body: message.content,
+        headers: message.properties.headers,
+        // Without requeue: the queue dead-letters it.
+        reject: () => channel.nack(message, false, false),
+        redeliver: () => channel.nack(message, false, true),
+        acknowledge: () => channel.ack(message),
+      },
+      options,
+      logger,
+      result,
+    );
   };
   await channel.consume(rabbit.queue, message => {
     if (message) {

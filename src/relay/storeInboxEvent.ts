@@ -1,4 +1,4 @@
-import type { EntityMetadata, MikroORM } from '@mikro-orm/core';
+import type { EntityManager, EntityMetadata, MikroORM } from '@mikro-orm/core';
 import { insertEvents } from '../emit/insertEvents';
 import type { EventModel } from '../model/EventModel';
 import { EventTable } from '../sql/EventTable';
@@ -16,16 +16,34 @@ export async function storeInboxEvent(
   event: InboxEvent,
 ): Promise<void> {
   const em = orm.em.fork({ clear: true, useContext: false });
-  const table = new EventTable(meta, em);
-  const columns = [
-    { name: table.columnName('type'), sqlType: 'text' },
-    { name: table.columnName('parameters'), sqlType: 'jsonb', fallback: `'{}'::jsonb` },
-    { name: table.columnName('idempotencyKey'), sqlType: 'text' },
-    { name: table.columnName('traceparent'), sqlType: 'text' },
-  ];
+  const { table, columns } = inboxTable(meta, em);
   // Column by column, one row.
   const values = [[event.type], [event.parameters], [event.key], [event.traceparent]];
   await em.transactional(async trx => {
     await insertEvents(trx, trx.getTransactionContext(), table, columns, values, 1);
   });
+}
+
+/** The inbox's table and columns per model, made once: insertEvents keeps its SQL per table. */
+const inboxTables = new WeakMap<
+  EntityMetadata<EventModel>,
+  { table: EventTable; columns: Parameters<typeof insertEvents>[3] }
+>();
+
+function inboxTable(meta: EntityMetadata<EventModel>, em: EntityManager) {
+  let found = inboxTables.get(meta);
+  if (!found) {
+    const table = new EventTable(meta, em);
+    found = {
+      table,
+      columns: [
+        { name: table.columnName('type'), sqlType: 'text' },
+        { name: table.columnName('parameters'), sqlType: 'jsonb', fallback: `'{}'::jsonb` },
+        { name: table.columnName('idempotencyKey'), sqlType: 'text' },
+        { name: table.columnName('traceparent'), sqlType: 'text' },
+      ],
+    };
+    inboxTables.set(meta, found);
+  }
+  return found;
 }

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { accepts, freePort } from './freePort';
 import { waitFor } from './waitFor';
+import { stopChild } from './stopChild';
 
 /**
  * A nats-server with JetStream of the test file's own, on a free port with its own store, so
@@ -38,12 +39,7 @@ export class NatsServer {
   async stop(): Promise<void> {
     const child = this.process;
     this.process = undefined;
-    if (!child || child.exitCode !== null) {
-      return;
-    }
-    const exited = new Promise(resolve => child.once('exit', resolve));
-    child.kill('SIGTERM');
-    await exited;
+    await stopChild(child);
   }
 
   async close(): Promise<void> {

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { connect } from 'amqplib';
 import { freePort } from './freePort';
 import { waitFor } from './waitFor';
+import { stopChild } from './stopChild';
 
 /**
  * A RabbitMQ node of the test file's own, on free ports with its own data directory, so that a
@@ -67,12 +68,7 @@ export class RabbitServer {
   async stop(): Promise<void> {
     const child = this.process;
     this.process = undefined;
-    if (!child || child.exitCode !== null) {
-      return;
-    }
-    const exited = new Promise(resolve => child.once('exit', resolve));
-    child.kill('SIGTERM');
-    await exited;
+    await stopChild(child);
   }
 
   async close(): Promise<void> {
