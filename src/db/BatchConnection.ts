@@ -88,8 +88,6 @@ export class BatchConnection {
     private readonly connection: DriverConnection,
     private readonly method: Method,
     private readonly named: boolean,
-    /** `beforeStatement` is called here, where the statement reaches the connection (not on MikroORM 7, see `of`). */
-    private readonly waitsHere: boolean,
   ) {
     const original = connection[method]!;
     this.original =
@@ -116,7 +114,9 @@ export class BatchConnection {
       if (asideScope.getStore() === this) {
         return original.apply(connection, args);
       }
-      if (!this.waitsHere) {
+      // `beforeStatement` is called here, where the statement reaches pg's connection, on
+      // MikroORM 6 only: on 7 it is called before kysely lends the connection (see `of`).
+      if (this.method !== 'query') {
         return through(args);
       }
       // The savepoint logic runs when the statement is really sent, after what it waits for.
@@ -140,11 +140,11 @@ export class BatchConnection {
       const trx = em.getTransactionContext<
         Transaction & { client: { acquireConnection(): Promise<DriverConnection> } }
       >();
-      return new BatchConnection(em, await trx!.client.acquireConnection(), 'query', named, true);
+      return new BatchConnection(em, await trx!.client.acquireConnection(), 'query', named);
     }
     // MikroORM 7: the kysely connection the transaction holds.
     const connection = (await kyselyConnectionOf(em)) as unknown as DriverConnection;
-    const batchConnection = new BatchConnection(em, connection, 'executeQuery', named, false);
+    const batchConnection = new BatchConnection(em, connection, 'executeQuery', named);
     // kysely lets one statement at a time hold the transaction's connection: what a statement
     // waits for (writes held back, sent through the same transaction) must be sent before it
     // asks for the connection, not once it holds it.

@@ -170,13 +170,17 @@ function plainProperties(meta: EntityMetadata<EventModel>): boolean {
   return plain;
 }
 
-/** A managed entity of `em`, as `em.map()` makes one. */
-function createManaged(
+/**
+ * A managed entity of the factory's EntityManager made of a row as the driver returned it, as
+ * `em.map()` and `em.find` make one (merged over the one of the same id, refreshed).
+ * @internal
+ */
+export function createManaged<T extends object>(
   factory: EntityFactory,
-  meta: EntityMetadata<EventModel>,
-  data: EntityData<EventModel>,
-): EventModel {
-  return factory.create<EventModel>(meta.class, data, {
+  meta: EntityMetadata<T>,
+  data: EntityData<T>,
+): T {
+  return factory.create<T>(meta.class, data, {
     merge: true,
     refresh: true,
     newEntity: false,

@@ -10,6 +10,7 @@ import {
 } from '@mikro-orm/core';
 import type { EventModel } from '../model/EventModel';
 import { entityKey } from '../db/deferredInserts';
+import { createManaged } from '../db/hydrateEvents';
 
 /**
  * The entities a batch's events link to (their many-to-one and owning one-to-one relations),
@@ -83,16 +84,7 @@ export class LinkedEntities {
       const row = key && this.rows.get(key);
       if (row) {
         // As `em.find` makes entities of the driver's rows; a copy, which the factory may change.
-        factory.create(
-          row.meta.class,
-          { ...row.data },
-          {
-            merge: true,
-            refresh: true,
-            newEntity: false,
-            convertCustomTypes: true,
-          },
-        );
+        createManaged(factory, row.meta, { ...row.data });
         seeded.push(key);
       }
     }

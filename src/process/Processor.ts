@@ -58,7 +58,7 @@ interface Batch {
   /** Makes a claimed event a managed entity of `em` (see HydratedEvents). */
   manage: (event: EventModel) => void;
   /** Handlers whose new entities wait for the end of the batch (`flush: 'batch'`). */
-  deferred: DeferredHandler[];
+  deferred: PendingHandler[];
   /**
    * Handlers whose updates and deletes (with their inserts) wait for the next statement sent in
    * the batch, or its end (`flush: 'batch'`).
@@ -95,13 +95,6 @@ interface EventAttempt {
   /** Handlers that have succeeded, in this attempt or an earlier one. */
   completed: string[];
   failures: Failure[];
-}
-
-/** A handler that succeeded and whose new entities are still to be inserted. */
-interface DeferredHandler {
-  handler: RegisteredHandler;
-  attempt: EventAttempt;
-  entities: object[];
 }
 
 /** A handler that failed in this attempt. */
@@ -387,14 +380,7 @@ export class Processor {
    */
   private async insertDeferred(batch: Batch): Promise<void> {
     await batch.writing;
-    const held = [
-      ...batch.pending.splice(0),
-      ...batch.deferred.splice(0).map(({ handler, attempt, entities }) => ({
-        handler,
-        attempt,
-        writes: { inserts: entities, updates: [], removals: [] },
-      })),
-    ];
+    const held = [...batch.pending.splice(0), ...batch.deferred.splice(0)];
     batch.pendingKeys.clear();
     const rerun = batch.rerun.splice(0);
     if (held.length > 0) {
@@ -600,7 +586,7 @@ export class Processor {
     const { inserts, updates, removals } = held.writes;
     if (updates.length === 0 && removals.length === 0) {
       if (inserts.length > 0) {
-        batch.deferred.push({ handler: held.handler, attempt: held.attempt, entities: inserts });
+        batch.deferred.push(held);
       }
       return;
     }
