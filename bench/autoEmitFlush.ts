@@ -9,7 +9,8 @@
  * - floor: the plain flush, then, in its transaction just before it commits (where the rule
  *   writes too), the very statement the rule sends (the events INSERT with its pg_notify, same
  *   SQL text, same bound values), written out here and sent by hand through the library's
- *   statement adapter on the flush's connection: what the rule would
+ *   statement adapter on the flush's connection, as the rule sends it (a named prepared
+ *   statement): what the rule would
  *   cost if working out its rows cost nothing. The rule's ratio cannot go below this one; the gap
  *   between the two is the library's own client-side work. The run checks that the text is the
  *   one the rule sent, so the two cannot drift apart.
@@ -85,7 +86,10 @@ class FloorSubscriber implements EventSubscriber {
     if (this.orders.length > 0) {
       const keys = `{${this.orders.map(order => order.id).join(',')}}`;
       this.orders = [];
-      await rawQuery(em, RULE_INSERT, [OrderEvents.CREATED, keys, EVENTS_CHANNEL], transaction);
+      // As the rule sends it: a named prepared statement (`preparedStatements`, on by default).
+      await rawQuery(em, RULE_INSERT, [OrderEvents.CREATED, keys, EVENTS_CHANNEL], transaction, {
+        named: true,
+      });
     }
   }
 }

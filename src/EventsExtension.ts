@@ -27,8 +27,11 @@ export class EventsExtension {
   static register(orm: MikroORM): void {
     const subscriber = (metadata: MetadataStorage) => {
       let rules: EmissionRules;
+      let preparedStatements: boolean;
       try {
-        rules = new EmissionRules(metadata, resolveEventsConfig(orm.config).autoEmit);
+        const config = resolveEventsConfig(orm.config);
+        rules = new EmissionRules(metadata, config.autoEmit);
+        preparedStatements = config.preparedStatements;
         if (!rules.isEmpty && !orm.config.get('implicitTransactions')) {
           throw EventsError.autoEmitWithoutImplicitTransactions();
         }
@@ -38,7 +41,7 @@ export class EventsExtension {
         orm.close(true).catch(() => undefined);
         throw error;
       }
-      return new AutoEmitSubscriber(rules);
+      return new AutoEmitSubscriber(rules, { preparedStatements });
     };
     if (orm.em) {
       orm.em.getEventManager().registerSubscriber(subscriber(orm.getMetadata()));

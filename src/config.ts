@@ -89,10 +89,11 @@ export interface EventsOptions {
    */
   pollInterval?: number;
   /**
-   * Whether the statements that claim events and write their outcome run as named prepared
-   * statements, parsed and planned once per connection. Set it to `false` behind a pooler that
-   * hands each transaction a different server connection (PgBouncer in transaction mode, before
-   * its 1.21 `max_prepared_statements`): they then run unnamed (see "PgBouncer" in the README).
+   * Whether the statements that claim events and write their outcome, and the INSERT that
+   * auto-emission adds to a flush, run as named prepared statements, parsed and planned once per
+   * connection. Set it to `false` behind a pooler that hands each transaction a different server
+   * connection (PgBouncer in transaction mode, before its 1.21 `max_prepared_statements`): they
+   * then run unnamed (see "PgBouncer" in the README).
    * @default true
    */
   preparedStatements?: boolean;

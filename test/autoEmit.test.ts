@@ -189,6 +189,46 @@ describe('auto-emission', () => {
     );
   });
 
+  it('the events INSERT runs as a named prepared statement, unnamed with preparedStatements: false', async () => {
+    /** The INSERTs of events prepared on the connection of a transaction that flushed twice. */
+    const preparedInserts = async (app: MikroORM) => {
+      let statements: string[] = [];
+      await app.em.fork().transactional(async em => {
+        em.create(Parcel, { weight: 1 });
+        await em.flush();
+        em.create(Parcel, { weight: 2 });
+        await em.flush();
+        const rows = await em.execute<{ statement: string }[]>(
+          `select statement from pg_prepared_statements where name like 'mikro_orm_events_%'`,
+        );
+        statements = rows.map(row => row.statement).filter(sql => /insert into .*parcel_event/.test(sql));
+      });
+      return statements;
+    };
+    // Both flushes send the same text (one row each): prepared by the first, run again by the
+    // second (preparing a name twice on a connection is an error). The connection keeps those
+    // of earlier flushes too, one per shape of statement.
+    const named = await preparedInserts(orm);
+    const oneRow = named.filter(sql => sql.includes('from generate_series(1, $3::int)'));
+    assert.equal(oneRow.length, 1, named.join('\n'));
+    assert.match(oneRow[0], /select pg_notify\(\$4, ''\)$/);
+    const unnamed = await MikroORM.init({
+      clientUrl: db.url,
+      entities: emitEntities,
+      extensions: [EventsExtension],
+      events: { autoEmit: [parcelRules], preparedStatements: false },
+    });
+    try {
+      assert.deepEqual(await preparedInserts(unnamed), []);
+    } finally {
+      await unnamed.close(true);
+    }
+    assert.deepEqual(
+      (await events()).map(event => event.type),
+      Array(4).fill('parcel.created'),
+    );
+  });
+
   it('10,000 entities in one flush → 10,000 events', { timeout: 120_000 }, async () => {
     const em = orm.em.fork();
     for (let i = 0; i < 10_000; i++) {

@@ -1,9 +1,8 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { createHash } from 'node:crypto';
 import type { EntityManager, Transaction } from '@mikro-orm/core';
 import { logQuery, type Rows, sendQuery } from './sendQuery';
 import { hookKyselyStatements } from './kyselyStatementHook';
-import { type CompiledQuery, compiledQuery, knexOf, kyselyConnectionOf } from './sqlDriver';
+import { type CompiledQuery, compiledQuery, knexOf, kyselyConnectionOf, statementName } from './sqlDriver';
 
 type Query = (...args: unknown[]) => Promise<{ rows?: Rows }>;
 
@@ -17,9 +16,6 @@ type DriverConnection = Record<Method, Query | undefined>;
 
 /** Sends SQL on the connection, past the savepoint wrapper; named when `name` is given. */
 type Send = (sql: string, values?: readonly unknown[], name?: string) => Promise<{ rows?: Rows }>;
-
-/** Prepared statement names by SQL text, so a statement is hashed once, not per batch. */
-const statementNames = new Map<string, string>();
 
 /**
  * The connection whose `aside()` is running its writes, in their async context: their statements
@@ -258,14 +254,4 @@ function statementText(statement: unknown): string {
   // pg's `{ text }` config, or kysely's compiled query, whose `sql` may be such a config.
   const { text, sql } = (statement ?? {}) as { text?: unknown; sql?: unknown };
   return typeof text === 'string' ? text : sql === undefined ? '' : statementText(sql);
-}
-
-/** The name of the prepared statement of `text`. */
-function statementName(text: string): string {
-  let name = statementNames.get(text);
-  if (name === undefined) {
-    name = `mikro_orm_events_${createHash('sha1').update(text).digest('hex').slice(0, 16)}`;
-    statementNames.set(text, name);
-  }
-  return name;
 }

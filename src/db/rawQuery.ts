@@ -1,6 +1,6 @@
 import type { EntityManager } from '@mikro-orm/core';
 import { type Rows, sendQuery } from './sendQuery';
-import { compiledQuery, knexOf, type KyselyRunner, numberPlaceholders } from './sqlDriver';
+import { compiledQuery, knexOf, type KyselyRunner, numberPlaceholders, statementName } from './sqlDriver';
 
 interface KnexRaw extends PromiseLike<{ rows: Rows }> {
   transacting(trx: unknown): KnexRaw;
@@ -15,6 +15,23 @@ function isKnexRunner(trx: unknown): trx is KnexRunner {
   return typeof trx === 'function' && typeof (trx as Partial<KnexRunner>).raw === 'function';
 }
 
+/** pg's connection, as a knex transaction holds it. */
+interface PgConnection {
+  query(config: { name: string; text: string; values: readonly unknown[] }): Promise<{ rows: Rows }>;
+}
+
+/** Statement texts with `$n` placeholders, by their `?` text (named statements are reused). */
+const numberedTexts = new Map<string, string>();
+
+function numberedText(sql: string): string {
+  let text = numberedTexts.get(sql);
+  if (text === undefined) {
+    text = numberPlaceholders(sql);
+    numberedTexts.set(sql, text);
+  }
+  return text;
+}
+
 /**
  * Runs SQL in the transaction `trx` (by default that of `em`; `null` for none) with every value
  * sent as a bound parameter (`?` placeholders). MikroORM's own `execute()` inlines values into
@@ -25,6 +42,16 @@ function isKnexRunner(trx: unknown): trx is KnexRunner {
  * on MikroORM's SQL connection; `raw` and `transacting` are knex's public API). On MikroORM 7 it
  * is a kysely compiled query, run by the transaction (a kysely `Transaction`) or by the
  * connection's `Kysely` instance (`getClient()`, public), both kysely's public `executeQuery`.
+ *
+ * With `named`, a statement run in a transaction is a named prepared statement (see
+ * statementName), which PostgreSQL parses and plans once per connection instead of at every
+ * run: for a statement that a hot path sends again and again with a fixed text. Not behind a
+ * pooler that moves transactions between server connections (the `preparedStatements` option),
+ * and not when `onQuery` changed the text, which could then differ at every run. On MikroORM 6
+ * knex cannot name a statement: the statement goes to the pg connection of the knex transaction
+ * (`client.acquireConnection()`, knex internals, as BatchConnection takes it), through its
+ * `query`, so whatever wraps that method (BatchConnection's savepoints) still sees it. On
+ * MikroORM 7 the name travels in the compiled query (see compiledQuery).
  * @internal
  */
 export function rawQuery(
@@ -32,13 +59,21 @@ export function rawQuery(
   sql: string,
   bindings: readonly unknown[],
   trx: unknown = em.getTransactionContext(),
+  { named = false }: { named?: boolean } = {},
 ): Promise<Rows> {
   return sendQuery(em, sql, bindings, async text => {
+    const name = named && trx && text === sql ? statementName(numberedText(text)) : undefined;
     const knex = knexOf(em);
     if (!knex) {
       const runner = (trx ??
         (em.getConnection('write') as unknown as { getClient(): KyselyRunner }).getClient()) as KyselyRunner;
-      return (await runner.executeQuery(compiledQuery(numberPlaceholders(text), bindings))).rows ?? [];
+      const numbered = name ? { name, text: numberedText(text) } : numberPlaceholders(text);
+      return (await runner.executeQuery(compiledQuery(numbered, bindings))).rows ?? [];
+    }
+    if (name && isKnexRunner(trx)) {
+      const { client } = trx as unknown as { client: { acquireConnection(): Promise<PgConnection> } };
+      const connection = await client.acquireConnection();
+      return (await connection.query({ name, text: numberedText(text), values: bindings })).rows;
     }
     // A knex transaction is a knex instance bound to its connection: its own `raw` runs there.
     // (`.transacting(trx)` would do the same after a lodash `isEmpty` walk over the transaction

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/core';
 import type { Rows } from './sendQuery';
 
@@ -64,4 +65,21 @@ export function compiledQuery(
 export function numberPlaceholders(sql: string): string {
   let n = 0;
   return sql.replace(/\?/g, () => `$${++n}`);
+}
+
+/** Prepared statement names by SQL text, so a statement is hashed once, not per use. */
+const statementNames = new Map<string, string>();
+
+/**
+ * The name of the prepared statement of `text`: the same text, the same name, on every
+ * connection, and never one name for two texts (pg refuses to reuse a name for another text).
+ * @internal
+ */
+export function statementName(text: string): string {
+  let name = statementNames.get(text);
+  if (name === undefined) {
+    name = `mikro_orm_events_${createHash('sha1').update(text).digest('hex').slice(0, 16)}`;
+    statementNames.set(text, name);
+  }
+  return name;
 }

@@ -5,12 +5,26 @@ import type { AutoEmitDefinition, EmitRule } from './autoEmit';
 import type { EntityChange } from './EntityChange';
 
 /**
+ * The definitions that apply to one entity class, and whether any of their rules watches each
+ * kind of change.
+ * @internal
+ */
+export interface ClassRules {
+  definitions: readonly AutoEmitDefinition[];
+  create: boolean;
+  update: boolean;
+  delete: boolean;
+}
+
+/**
  * The auto-emission rules of a config, checked against the ORM's metadata once at startup and
  * indexed by entity class, so a flush looks its rules up in constant time.
  * @internal
  */
 export class EmissionRules {
   private readonly byClass = new Map<unknown, AutoEmitDefinition[]>();
+  /** What `for` answers, by entity class (its own definitions and its parents'). */
+  private readonly forClass = new Map<unknown, ClassRules>();
 
   constructor(
     private readonly metadata: MetadataStorage,
@@ -27,20 +41,34 @@ export class EmissionRules {
     return this.byClass.size === 0;
   }
 
-  /** The definitions that apply to entities of `meta`'s class (or of a parent class). */
-  for(meta: EntityMetadata<any>): readonly AutoEmitDefinition[] {
-    const cached = this.byClass.get(meta.class);
-    if (cached) {
-      return cached;
-    }
-    const inherited: AutoEmitDefinition[] = [];
-    for (const [entity, definitions] of this.byClass) {
-      if (typeof entity === 'function' && meta.class.prototype instanceof entity) {
-        inherited.push(...definitions);
+  /**
+   * The definitions that apply to entities of `meta`'s class (or of a parent class), and which
+   * kinds of change their rules watch: a change of a kind no rule watches needs no description
+   * (an update's diff, a delete's snapshot).
+   */
+  for(meta: EntityMetadata<any>): ClassRules {
+    let found = this.forClass.get(meta.class);
+    if (!found) {
+      // A class's own definitions, else those of its parent classes.
+      const definitions: AutoEmitDefinition[] = [...(this.byClass.get(meta.class) ?? [])];
+      if (definitions.length === 0) {
+        for (const [entity, list] of this.byClass) {
+          if (typeof entity === 'function' && meta.class.prototype instanceof entity) {
+            definitions.push(...list);
+          }
+        }
       }
+      const watched = (kind: EmitRule<any, any>['on']) =>
+        definitions.some(definition => definition.rules.some(rule => rule.on === kind));
+      found = {
+        definitions,
+        create: watched('create'),
+        update: watched('update'),
+        delete: watched('delete'),
+      };
+      this.forClass.set(meta.class, found);
     }
-    this.byClass.set(meta.class, inherited);
-    return inherited;
+    return found;
   }
 
   /** The event model's metadata of a definition. */

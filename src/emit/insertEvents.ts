@@ -30,17 +30,19 @@ export interface InsertColumn {
  * collapses duplicate emissions, within the statement and against rows already stored, into one
  * event without failing the flush. PostgreSQL delivers a notification only on commit and folds
  * identical ones of a transaction into one, so a transaction that flushes several times still
- * wakes the workers once.
+ * wakes the workers once. With `named` (the `preparedStatements` option), the statement is a
+ * named prepared statement (see rawQuery).
  * @internal
  */
-export async function insertEvents(
+export function insertEvents(
   em: EntityManager,
   trx: unknown,
   table: EventTable,
   columns: readonly InsertColumn[],
   values: readonly (readonly unknown[])[],
   rowCount: number,
-): Promise<void> {
+  named = false,
+): Promise<unknown> {
   const keyName = table.columnName('idempotencyKey');
   const scalars: unknown[] = [];
   const arrays: unknown[] = [];
@@ -79,8 +81,13 @@ export async function insertEvents(
     sql = insertStatement(table, columns, shape, keyed);
     statements.set(shape, sql);
   }
-  const bindings = [...scalars, ...(arrays.length > 0 ? arrays : [rowCount]), EVENTS_CHANNEL];
-  await rawQuery(em, sql, bindings, trx);
+  if (arrays.length === 0) {
+    arrays.push(rowCount);
+  }
+  const bindings = scalars.concat(arrays, EVENTS_CHANNEL);
+  // A flush sends one of a few texts (a table's shapes) again and again: named, it is parsed and
+  // planned once per connection, which at a few dozen rows costs about as much as running it.
+  return rawQuery(em, sql, bindings, trx, { named });
 }
 
 /** The INSERT statements of a table, by shape (see insertEvents). */
