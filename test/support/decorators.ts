@@ -5,7 +5,7 @@ import * as core from '@mikro-orm/core';
 // @ts-ignore
 import type * as legacy from '@mikro-orm/decorators/legacy';
 
-type Name = 'Entity' | 'Enum' | 'ManyToOne' | 'PrimaryKey' | 'Property' | 'Transactional';
+type Name = 'Entity' | 'Enum' | 'ManyToOne' | 'OneToMany' | 'PrimaryKey' | 'Property' | 'Transactional';
 type From<Module> = { [N in Name]: Module extends Record<N, infer Decorator> ? Decorator : never };
 
 /**
@@ -18,6 +18,7 @@ export const {
   Entity,
   Enum,
   ManyToOne,
+  OneToMany,
   PrimaryKey,
   Property,
   Transactional,
