@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { MikroORM } from '@mikro-orm/core';
+import { MikroORM, TransactionContext } from '@mikro-orm/core';
 import { Transactional } from './support/decorators';
 import { EntityManager } from '@mikro-orm/postgresql';
 import { handlerRegistry, processEvents, register, Worker } from 'mikro-orm-events';
@@ -202,5 +202,31 @@ describe('the global EntityManager in a handler', () => {
       .filter(event => !event.parameters.fail)
       .map(event => `${event.id}:concurrentWrite`);
     assert.deepEqual((await effects()).sort(), expected.sort());
+  });
+
+  it("every handler call's transaction context has the same em accessor, resolving to that call's EntityManager", async () => {
+    // One accessor for all calls: one made per call gave each context a layout of its own, and the
+    // garbage of every call was promoted to the old generation (see HandlerEntityManager).
+    const accessors: unknown[] = [];
+    register(TestEvent, 'created', function sameAccessor(event, ctx) {
+      const context = TransactionContext.currentTransactionContext()!;
+      accessors.push(Object.getOwnPropertyDescriptor(context, 'em')?.get);
+      // The first read forks the handler's EntityManager; every later one returns it.
+      assert.equal(TransactionContext.getEntityManager(orm.em.name), ctx.em);
+      assert.equal(orm.em.getContext(), ctx.em);
+      orm.em.create(Effect, { eventId: event.id, handler: 'sameAccessor' });
+    });
+    const { kept, failing } = await addEvents();
+
+    const result = await processEvents(db.orm, { batchSize: 10 });
+
+    assert.equal(result.processed, 2);
+    assert.equal(accessors.length, 2);
+    assert.equal(typeof accessors[0], 'function');
+    assert.equal(accessors[1], accessors[0]);
+    assert.deepEqual(
+      (await effects()).sort(),
+      [`${kept.id}:sameAccessor`, `${failing.id}:sameAccessor`].sort(),
+    );
   });
 });

@@ -571,7 +571,10 @@ export class Processor {
       return;
     }
     batch.connection.keep();
-    attempt.completed.push(handler.name);
+    // A new array of the exact length, not a push: pushing onto the empty list of a first attempt
+    // allocates room for 17 names, which, kept by the attempt for the rest of the batch, would
+    // mostly be promoted to the old generation with it.
+    attempt.completed = [...attempt.completed, handler.name];
     if (writes) {
       await this.holdBack(batch, { handler, attempt, writes });
     }
