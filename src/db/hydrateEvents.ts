@@ -225,7 +225,12 @@ function movedKeys(meta: EntityMetadata<EventModel>, event: EventModel): string[
 
 /** The values of the properties MikroORM tracks on a managed entity, in `trackingProps` order. */
 function trackingValues(meta: EntityMetadata<EventModel>, event: EventModel): unknown[] {
-  return meta.trackingProps.map(prop => event[prop.name]);
+  const props = meta.trackingProps;
+  const values = new Array<unknown>(props.length);
+  for (let index = 0; index < props.length; index++) {
+    values[index] = event[props[index].name];
+  }
+  return values;
 }
 
 /**

@@ -111,7 +111,7 @@ export function forkForHandler(batchEm: EntityManager): EntityManager {
   const em = batchEm as unknown as ForkedState;
   if (
     em.useContext !== false ||
-    knexOf(batchEm) === undefined ||
+    !knexBased(batchEm) ||
     !isEmptyObject(em.filterParams) ||
     !(em.loggerContext === undefined || isEmptyObject(em.loggerContext)) ||
     !isPlainObject(em.filters)
@@ -131,6 +131,18 @@ export function forkForHandler(batchEm: EntityManager): EntityManager {
   state.loggerContext = {};
   state._schema = em._schema;
   return fork;
+}
+
+/** Whether the ORM of a configuration runs on knex (MikroORM 6), asked once per ORM. */
+const knexBasedConfigs = new WeakMap<object, boolean>();
+
+function knexBased(em: EntityManager): boolean {
+  let knex = knexBasedConfigs.get(em.config);
+  if (knex === undefined) {
+    knex = knexOf(em) !== undefined;
+    knexBasedConfigs.set(em.config, knex);
+  }
+  return knex;
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
