@@ -31,12 +31,25 @@ interface Hydrator {
 export interface HydratedEvents {
   events: EventModel[];
   /**
-   * Makes `event` the managed entity of the batch's EntityManager that `EntityFactory.create`
-   * would have made of its row: in the identity map, with its properties tracked and the row as
-   * its loaded state. Values a handler has set on it since are kept, and a flush sees them as
-   * changes. Does nothing for an event that is already managed.
+   * From now on, `event` is the managed entity of the batch's EntityManager that
+   * `EntityFactory.create` would have made of its row: in the identity map, with its properties
+   * tracked and the row as its loaded state; values a handler has set on it since are kept, and
+   * a flush sees them as changes. Does nothing for an event that is already managed.
+   *
+   * Wherever that can be seen, it is so at once; the work is done the first time the event is
+   * looked at as an entity (see useTrap), which most handlers that write never do.
    */
   manage(event: EventModel): void;
+  /**
+   * Does the work `manage` left for later, for every event: before the batch's EntityManager is
+   * handed to code that may look into its identity map.
+   */
+  manageNow(): void;
+  /**
+   * The batch's EntityManager has been cleared: an event whose work `manage` left for later is,
+   * when it is done, left out of the identity map as the clear would have left it.
+   */
+  cleared(): void;
 }
 
 /**
@@ -74,7 +87,7 @@ export function hydrateEvents(
     const events = rows.map(row =>
       createManaged(factory, meta, driver.mapResult(row, meta) as EntityData<EventModel>),
     );
-    return { events, manage: () => undefined };
+    return { events, manage: () => undefined, manageNow: () => undefined, cleared: () => undefined };
   }
   const hydrator = em.config.getHydrator(em.getMetadata()) as unknown as Hydrator;
   const prototype = meta.prototype as object;
@@ -93,24 +106,143 @@ export function hydrateEvents(
     unmanaged.set(event, data);
     return event;
   });
+  // Events that `manage` was called for, not managed yet: see useTrap.
+  const trapped = new Map<EventModel, Trapped>();
+  let cleared = false;
+  const manageNow = (event: EventModel): void => {
+    const data = unmanaged.get(event);
+    if (!data) {
+      return;
+    }
+    unmanaged.delete(event);
+    const trap = trapped.get(event);
+    trapped.delete(event);
+    if (trap) {
+      // The helper as it was before the trap (made by the class's getter, or not yet).
+      if (trap.helper) {
+        Object.defineProperty(event, '__helper', trap.helper);
+      } else {
+        delete (event as { __helper?: unknown }).__helper;
+      }
+    }
+    manageEvent(em, schema, event, data, !cleared);
+    if (trap && trackingValues(meta, event).some((value, index) => value !== trap.values[index])) {
+      // Set since `manage`: the property's tracking setter would have marked it touched.
+      helper(event).__touched = true;
+    }
+  };
+  const useTrap: PropertyDescriptor = {
+    get(this: EventModel) {
+      manageNow(this);
+      return helper(this);
+    },
+    configurable: true,
+  };
   return {
     events,
     manage: event => {
-      const data = unmanaged.get(event);
-      if (data) {
-        unmanaged.delete(event);
-        manageEvent(em, schema, event, data);
+      if (!unmanaged.has(event) || trapped.has(event)) {
+        return;
       }
+      trapped.set(event, {
+        helper: Object.getOwnPropertyDescriptor(event, '__helper'),
+        values: trackingValues(meta, event),
+      });
+      const fields = event as unknown as Record<string, unknown>;
+      for (const key of movedKeys(meta, event)) {
+        const value = fields[key];
+        delete fields[key];
+        fields[key] = value;
+      }
+      Object.defineProperty(event, '__helper', useTrap);
+    },
+    manageNow: () => {
+      for (const event of [...trapped.keys()]) {
+        manageNow(event);
+      }
+    },
+    cleared: () => {
+      cleared = true;
     },
   };
 }
 
-/** See HydratedEvents.manage: what the factory does after hydrating. */
+/**
+ * An event that is managed as soon as it is looked at as an entity: MikroORM reaches an entity's
+ * state only through its `__helper` (`helper()`, `wrap()`, BaseEntity's methods, and through
+ * them every EntityManager operation that gets the entity, persisting, referencing, merging or
+ * flushing it), which the class's prototype makes on first use. An own getter in its place,
+ * set by `manage`, manages the event on that first use and then gives way: until then, nothing
+ * can tell it from a managed one but its property descriptors (plain values, rather than the
+ * tracking accessors) and the batch's identity map, which only this library's code reaches (see
+ * `manageNow`). So a handler that only reads its event's values, as most handlers that write do,
+ * costs no identity-map entry and no per-property accessors for it.
+ */
+interface Trapped {
+  /** The event's own `__helper` before the trap, if the class's getter had made it. */
+  helper?: PropertyDescriptor;
+  /** Its tracked properties' values when `manage` was called (see trackingValues). */
+  values: unknown[];
+}
+
+/** movedKeys per model: its events' own keys come from the hydrator, in the same order for all. */
+const movedKeysOf = new WeakMap<EntityMetadata<EventModel>, string[]>();
+
+/**
+ * The own properties of `event` to take out and put back, in this order, for its own keys to be
+ * in the order MikroORM's `ensurePropagation` leaves a managed entity's: the untracked ones where
+ * they were, then the tracked ones it gives accessors to, then the tracked ones it sets back as
+ * plain values (the primary key). A handler that lists the event's keys (a spread, a
+ * JSON.stringify) then sees them in the same order as if the event had been managed at once.
+ */
+function movedKeys(meta: EntityMetadata<EventModel>, event: EventModel): string[] {
+  let moved = movedKeysOf.get(meta);
+  if (!moved) {
+    const keys = Object.keys(event);
+    const tracked = new Set(meta.trackingProps.map(prop => prop.name as string));
+    const accessors = Object.keys(meta.definedProperties).filter(
+      key => meta.definedProperties[key].enumerable,
+    );
+    const plain = meta.trackingProps
+      .map(prop => prop.name as string)
+      .filter(
+        name =>
+          !accessors.includes(name) && (event as unknown as Record<string, unknown>)[name] !== undefined,
+      );
+    const expected = [...keys.filter(key => !tracked.has(key)), ...accessors, ...plain];
+    // The keys that stay in place match expected's beginning; the rest go to the end, in its order.
+    let staying = 0;
+    for (const key of keys) {
+      if (key === expected[staying]) {
+        staying++;
+      }
+    }
+    moved = expected.slice(staying).filter(key => keys.includes(key));
+    movedKeysOf.set(meta, moved);
+  }
+  return moved;
+}
+
+/** The values of the properties MikroORM tracks on a managed entity, in `trackingProps` order. */
+function trackingValues(meta: EntityMetadata<EventModel>, event: EventModel): unknown[] {
+  const props = meta.trackingProps;
+  const values = new Array<unknown>(props.length);
+  for (let index = 0; index < props.length; index++) {
+    values[index] = event[props[index].name];
+  }
+  return values;
+}
+
+/**
+ * See HydratedEvents.manage: what the factory does after hydrating. Not `inIdentityMap` when the
+ * EntityManager has been cleared since: then the event is left as the clear leaves one.
+ */
 function manageEvent(
   em: EntityManager,
   schema: string | undefined,
   event: EventModel,
   data: EntityData<EventModel>,
+  inIdentityMap: boolean,
 ): void {
   const uow = em.getUnitOfWork();
   const wrapped = helper(event);
@@ -124,7 +256,10 @@ function manageEvent(
     wrapped.__serializationContext.fields?.add(key);
   }
   wrapped.__touched = false;
-  uow.register(event, data, { refresh: true, newEntity: false, loaded: true });
+  uow.register(event, data, { refresh: true, newEntity: false, loaded: inIdentityMap });
+  if (!inIdentityMap) {
+    uow.getIdentityMap().delete(event);
+  }
 }
 
 /** Whether the events of `meta` can wait to be managed (see hydrateEvents). */

@@ -1,5 +1,6 @@
 import type { EntityManager, TransactionContext } from '@mikro-orm/core';
 import { EventsError } from '../EventsError';
+import { knexOf } from '../db/sqlDriver';
 
 /** Where a handler's transaction context keeps its HandlerEntityManager (see `run`). */
 const HANDLER_EM = Symbol('mikro-orm-events.handlerEntityManager');
@@ -59,7 +60,7 @@ export class HandlerEntityManager {
       if (this.ended) {
         throw EventsError.handlerEnded(this.handlerName);
       }
-      this.em = this.batchEm.fork({ clear: true, useContext: false, keepTransactionContext: true });
+      this.em = forkForHandler(this.batchEm);
       this.prepare?.(this.em);
     }
     return this.em;
@@ -92,4 +93,90 @@ export class HandlerEntityManager {
   end(): void {
     this.ended = true;
   }
+}
+
+/** What MikroORM 6's `EntityManager.fork()` copies from the EntityManager it forks. */
+interface ForkedState {
+  useContext: boolean;
+  config: EntityManager['config'];
+  driver: unknown;
+  metadata: unknown;
+  eventManager: unknown;
+  flushMode: unknown;
+  disableTransactions?: boolean;
+  transactionContext: unknown;
+  filters: Record<string, unknown>;
+  filterParams: Record<string, unknown>;
+  loggerContext?: Record<string, unknown>;
+  _schema?: string;
+}
+
+/**
+ * `batchEm.fork({ clear: true, useContext: false, keepTransactionContext: true })`, made as
+ * MikroORM 6's `fork()` makes it, less its two `config.set('allowGlobalContext', ...)` calls
+ * around the constructor (each runs `Configuration.sync()`, which writes `process.env`) and its
+ * deep copies of empty filter parameters and logger context: about half of the fork, made once
+ * per writing handler. The calls let the constructor resolve the global context; an
+ * EntityManager made with `useContext: false` never does, so they change nothing here, and the
+ * shared configuration is not touched at all.
+ *
+ * Private internals, and why: they are the fields `fork()` copies, public on MikroORM 6. Only
+ * where they are what 6's `fork()` copies (a knex-based EntityManager that does not use the
+ * context, with no filter parameters or logger context, which `fork()` deep-copies) is this
+ * used; anywhere else (MikroORM 7, whose EntityManager keeps them in `#private` fields),
+ * `fork()` itself.
+ * @internal
+ */
+export function forkForHandler(batchEm: EntityManager): EntityManager {
+  const em = batchEm as unknown as ForkedState;
+  if (
+    em.useContext !== false ||
+    !knexBased(batchEm) ||
+    !isEmptyObject(em.filterParams) ||
+    !(em.loggerContext === undefined || isEmptyObject(em.loggerContext)) ||
+    !isPlainObject(em.filters)
+  ) {
+    return batchEm.fork({ clear: true, useContext: false, keepTransactionContext: true });
+  }
+  const EntityManagerClass = batchEm.constructor as new (
+    ...args: [unknown, unknown, unknown, boolean, unknown]
+  ) => EntityManager;
+  const fork = new EntityManagerClass(em.config, em.driver, em.metadata, false, em.eventManager);
+  const state = fork as unknown as ForkedState;
+  fork.setFlushMode(em.flushMode as Parameters<EntityManager['setFlushMode']>[0]);
+  state.disableTransactions = em.disableTransactions ?? em.config.get('disableTransactions');
+  state.transactionContext = em.transactionContext;
+  state.filters = { ...em.filters };
+  state.filterParams = {};
+  state.loggerContext = {};
+  state._schema = em._schema;
+  return fork;
+}
+
+/** Whether the ORM of a configuration runs on knex (MikroORM 6), asked once per ORM. */
+const knexBasedConfigs = new WeakMap<object, boolean>();
+
+function knexBased(em: EntityManager): boolean {
+  let knex = knexBasedConfigs.get(em.config);
+  if (knex === undefined) {
+    knex = knexOf(em) !== undefined;
+    knexBasedConfigs.set(em.config, knex);
+  }
+  return knex;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && Object.getPrototypeOf(value) === Object.prototype;
+}
+
+function isEmptyObject(value: unknown): boolean {
+  if (!isPlainObject(value)) {
+    return false;
+  }
+  for (const key in value) {
+    if (Object.hasOwn(value, key)) {
+      return false;
+    }
+  }
+  return true;
 }

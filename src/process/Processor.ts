@@ -56,7 +56,9 @@ interface Batch {
   em: EntityManager;
   connection: BatchConnection;
   /** Makes a claimed event a managed entity of `em` (see HydratedEvents). */
-  manage: (event: EventModel) => void;
+  manage: HydratedEvents['manage'];
+  /** See HydratedEvents.manageNow. */
+  manageNow: HydratedEvents['manageNow'];
   /** Handlers whose new entities wait for the end of the batch (`flush: 'batch'`). */
   deferred: PendingHandler[];
   /**
@@ -208,7 +210,7 @@ export class Processor {
         throw error;
       });
     }
-    const { em, connection, events, manage } = claim;
+    const { em, connection, events, manage, manageNow, cleared } = claim;
     let outcomes: EventOutcome[];
     let stage: BatchStage = 'while running its handlers';
     try {
@@ -216,6 +218,7 @@ export class Processor {
         em,
         connection,
         manage,
+        manageNow,
         deferred: [],
         pending: [],
         pendingKeys: new Set(),
@@ -257,6 +260,7 @@ export class Processor {
       await completeEvents(em, connection, this.table, outcomes);
       // The flags are written; nothing a handler did to the event objects may be flushed over them.
       em.clear();
+      cleared();
       connection.detach();
       stage = 'at COMMIT';
       await em.commit();
@@ -430,6 +434,10 @@ export class Processor {
    * is taken off its event's completed handlers and its failure recorded.
    */
   private async settle(batch: Batch): Promise<void> {
+    if (batch.settlements.length > 0) {
+      // The work gets the batch's EntityManager: its identity map holds the events handlers used it for.
+      batch.manageNow();
+    }
     for (const { handler, attempt, settle } of batch.settlements.splice(0)) {
       try {
         await settle(batch.em);
