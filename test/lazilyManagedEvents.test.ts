@@ -85,7 +85,7 @@ const MODELS = [
  * managed from their claim. Once a handler has its EntityManager, the event behaves the same
  * whichever way it was made.
  */
-describe('claimed events as managed entities', () => {
+describe('claimed events of models the shortcut fits and of models it does not', () => {
   let db: TestDatabase;
   /** What MikroORM's logger printed. */
   const logged: string[] = [];

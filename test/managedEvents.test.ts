@@ -12,6 +12,10 @@ import { mikroOrmMajor } from './support/mikroOrmMajor';
 @Entity({ tableName: 'note_event' })
 class NoteEvent extends EventModel {}
 
+/** A model of its own for one test: its first managed event is one a handler added to. */
+@Entity({ tableName: 'own_event' })
+class OwnEvent extends EventModel {}
+
 /** A row that links to the event it was written for. */
 @Entity({ tableName: 'note' })
 class Note {
@@ -55,7 +59,7 @@ describe('claimed events as managed entities', () => {
   let db: TestDatabase;
 
   before(async () => {
-    db = await createTestDatabase(__filename, [NoteEvent, Note], { events: { logger: silent } });
+    db = await createTestDatabase(__filename, [NoteEvent, OwnEvent, Note], { events: { logger: silent } });
   });
   after(async () => {
     await db?.close();
@@ -115,6 +119,24 @@ describe('claimed events as managed entities', () => {
       { touched: true, errorMessage: 'set by the handler', keys: true },
       { touched: false, errorMessage: null, keys: true },
     ]);
+  });
+
+  it('keeps every value of an event its handler gave a property of its own, for later events too', async () => {
+    const em = db.orm.em.fork();
+    em.create(OwnEvent, { type: 'own' });
+    em.create(OwnEvent, { type: 'own' });
+    await em.flush();
+    const types: unknown[] = [];
+    register(OwnEvent, 'own', function own(event, ctx) {
+      (event as OwnEvent & { seen?: boolean }).seen = true;
+      void ctx.em;
+      wrap(event).isTouched();
+      types.push(event.type);
+    });
+    // A batch each: the second event comes after the first one's keys have been worked out.
+    const result = await processEvents(db.orm, { batchSize: 1 });
+    assert.deepEqual([result.processed, result.batches], [2, 2]);
+    assert.deepEqual(types, ['own', 'own']);
   });
 
   for (const flush of ['batch', 'handler'] as const) {

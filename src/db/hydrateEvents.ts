@@ -133,6 +133,11 @@ export function hydrateEvents(
   };
   const useTrap: PropertyDescriptor = {
     get(this: EventModel) {
+      if (!trapped.has(this)) {
+        // Reached through an object that inherits from the event (Object.create): it gets the
+        // class's own helper, as it would without the trap, rather than this getter again.
+        return Reflect.get(prototype, '__helper', this) as unknown;
+      }
       manageNow(this);
       return helper(this);
     },
@@ -152,7 +157,8 @@ export function hydrateEvents(
       for (const key of movedKeys(meta, event)) {
         const value = fields[key];
         delete fields[key];
-        fields[key] = value;
+        // Defined, not assigned: an assignment would reach the prototype's tracking setter.
+        Object.defineProperty(fields, key, { value, writable: true, enumerable: true, configurable: true });
       }
       Object.defineProperty(event, '__helper', useTrap);
     },
@@ -163,6 +169,13 @@ export function hydrateEvents(
     },
     cleared: () => {
       cleared = true;
+      // The events no handler asked to manage never will be now: a kept event must not keep the
+      // batch's other rows alive through this closure.
+      for (const event of unmanaged.keys()) {
+        if (!trapped.has(event)) {
+          unmanaged.delete(event);
+        }
+      }
     },
   };
 }
@@ -185,8 +198,33 @@ interface Trapped {
   values: unknown[];
 }
 
-/** movedKeys per model: its events' own keys come from the hydrator, in the same order for all. */
-const movedKeysOf = new WeakMap<EntityMetadata<EventModel>, string[]>();
+/** What movedKeys needs of a model, found once. */
+interface KeyOrder {
+  tracked: Set<string>;
+  /** The tracked properties MikroORM gives accessors to, in their order. */
+  accessors: string[];
+  /** The tracked properties it sets back as plain values (the primary key). */
+  plain: string[];
+}
+
+const keyOrders = new WeakMap<EntityMetadata<EventModel>, KeyOrder>();
+
+function keyOrderOf(meta: EntityMetadata<EventModel>): KeyOrder {
+  let order = keyOrders.get(meta);
+  if (!order) {
+    const accessors = Object.keys(meta.definedProperties).filter(
+      key => meta.definedProperties[key].enumerable,
+    );
+    const tracked = meta.trackingProps.map(prop => prop.name as string);
+    order = {
+      tracked: new Set(tracked),
+      accessors,
+      plain: tracked.filter(name => !accessors.includes(name)),
+    };
+    keyOrders.set(meta, order);
+  }
+  return order;
+}
 
 /**
  * The own properties of `event` to take out and put back, in this order, for its own keys to be
@@ -194,33 +232,25 @@ const movedKeysOf = new WeakMap<EntityMetadata<EventModel>, string[]>();
  * they were, then the tracked ones it gives accessors to, then the tracked ones it sets back as
  * plain values (the primary key). A handler that lists the event's keys (a spread, a
  * JSON.stringify) then sees them in the same order as if the event had been managed at once.
+ * Worked out for each event: a handler may have added properties of its own.
  */
 function movedKeys(meta: EntityMetadata<EventModel>, event: EventModel): string[] {
-  let moved = movedKeysOf.get(meta);
-  if (!moved) {
-    const keys = Object.keys(event);
-    const tracked = new Set(meta.trackingProps.map(prop => prop.name as string));
-    const accessors = Object.keys(meta.definedProperties).filter(
-      key => meta.definedProperties[key].enumerable,
-    );
-    const plain = meta.trackingProps
-      .map(prop => prop.name as string)
-      .filter(
-        name =>
-          !accessors.includes(name) && (event as unknown as Record<string, unknown>)[name] !== undefined,
-      );
-    const expected = [...keys.filter(key => !tracked.has(key)), ...accessors, ...plain];
-    // The keys that stay in place match expected's beginning; the rest go to the end, in its order.
-    let staying = 0;
-    for (const key of keys) {
-      if (key === expected[staying]) {
-        staying++;
-      }
+  const { tracked, accessors, plain } = keyOrderOf(meta);
+  const fields = event as unknown as Record<string, unknown>;
+  const keys = Object.keys(event);
+  const expected = [
+    ...keys.filter(key => !tracked.has(key)),
+    ...accessors,
+    ...plain.filter(name => fields[name] !== undefined),
+  ];
+  // The keys that stay in place match expected's beginning; the rest go to the end, in its order.
+  let staying = 0;
+  for (const key of keys) {
+    if (key === expected[staying]) {
+      staying++;
     }
-    moved = expected.slice(staying).filter(key => keys.includes(key));
-    movedKeysOf.set(meta, moved);
   }
-  return moved;
+  return expected.slice(staying).filter(key => Object.hasOwn(fields, key));
 }
 
 /** The values of the properties MikroORM tracks on a managed entity, in `trackingProps` order. */

@@ -8,6 +8,8 @@ interface KnexRaw extends PromiseLike<{ rows: Rows }> {
 
 interface KnexRunner {
   raw(sql: string, bindings: readonly unknown[]): PromiseLike<{ rows: Rows }>;
+  /** A knex transaction's: whether it has committed or rolled back. */
+  isCompleted?(): boolean;
 }
 
 /** A knex transaction (a function with knex's query methods), as MikroORM 6 hands them out. */
@@ -23,9 +25,17 @@ interface PgConnection {
 /** Statement texts with `$n` placeholders, by their `?` text (named statements are reused). */
 const numberedTexts = new Map<string, string>();
 
-function numberedText(sql: string): string {
+/**
+ * How many texts are sent named at most: each one named is kept by every server connection that
+ * runs it, for the connection's life. A few per event table is the rule; past the limit, texts
+ * new to the process are sent unnamed.
+ */
+const MAX_NAMED_TEXTS = 256;
+
+/** The `$n` text of `sql`, if it may run as a named statement. */
+function numberedText(sql: string): string | undefined {
   let text = numberedTexts.get(sql);
-  if (text === undefined) {
+  if (text === undefined && numberedTexts.size < MAX_NAMED_TEXTS) {
     text = numberPlaceholders(sql);
     numberedTexts.set(sql, text);
   }
@@ -62,18 +72,21 @@ export function rawQuery(
   { named = false }: { named?: boolean } = {},
 ): Promise<Rows> {
   return sendQuery(em, sql, bindings, async text => {
-    const name = named && trx && text === sql ? statementName(numberedText(text)) : undefined;
+    const numbered = named && trx && text === sql ? numberedText(text) : undefined;
     const knex = knexOf(em);
     if (!knex) {
       const runner = (trx ??
         (em.getConnection('write') as unknown as { getClient(): KyselyRunner }).getClient()) as KyselyRunner;
-      const numbered = name ? { name, text: numberedText(text) } : numberPlaceholders(text);
-      return (await runner.executeQuery(compiledQuery(numbered, bindings))).rows ?? [];
+      const query = numbered ? { name: statementName(numbered), text: numbered } : numberPlaceholders(text);
+      return (await runner.executeQuery(compiledQuery(query, bindings))).rows ?? [];
     }
-    if (name && isKnexRunner(trx)) {
+    // Only in a transaction still open: knex's own query checks that, and a finished one's
+    // connection may already be back in the pool, serving another.
+    if (numbered && isKnexRunner(trx) && !trx.isCompleted?.()) {
       const { client } = trx as unknown as { client: { acquireConnection(): Promise<PgConnection> } };
       const connection = await client.acquireConnection();
-      return (await connection.query({ name, text: numberedText(text), values: bindings })).rows;
+      return (await connection.query({ name: statementName(numbered), text: numbered, values: bindings }))
+        .rows;
     }
     // A knex transaction is a knex instance bound to its connection: its own `raw` runs there.
     // (`.transacting(trx)` would do the same after a lodash `isEmpty` walk over the transaction
