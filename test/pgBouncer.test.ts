@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { MikroORM, type Options } from '@mikro-orm/postgresql';
 import {
+  autoEmit,
   EventsError,
   EventsExtension,
   type EventsOptions,
@@ -13,7 +14,7 @@ import {
   Worker,
 } from 'mikro-orm-events';
 import { LISTENER_APPLICATION_NAME } from '../dist/db/listenConnection';
-import { Effect, TestEvent, testEntities } from './fixtures/entities';
+import { Effect, TestEvent, testEntities, Widget } from './fixtures/entities';
 import { root, runCli } from './support/cli';
 import { PGBOUNCER, type PgBouncer, startPgBouncer } from './support/pgBouncer';
 import { clearDatabase } from './support/schema';
@@ -183,6 +184,47 @@ describe(
       assert.equal(await takeTurns(unnamed), undefined);
       assert.equal(await db.orm.em.fork().count(Effect, {}), 8);
       assert.equal(await db.orm.em.fork().count(TestEvent, { processed: false }), 0);
+    });
+
+    it("two apps whose flushes emit events through it fail on the emission's named INSERT, unless preparedStatements is false", async () => {
+      const emitting = (events: EventsOptions) =>
+        throughPgBouncer(
+          {
+            ...events,
+            autoEmit: [
+              autoEmit(Widget, TestEvent, { link: () => ({}), rules: [{ on: 'create', type: 'made' }] }),
+            ],
+          },
+          { extensions: [EventsExtension] },
+        );
+      /** Flushes a new widget on each ORM in turn; the first error, if any. */
+      const takeTurns = async (apps: MikroORM[]): Promise<unknown> => {
+        for (let turn = 0; turn < 8; turn++) {
+          const em = apps[turn % apps.length].em.fork();
+          em.create(Widget, {});
+          const failure = await em.flush().then(
+            () => undefined,
+            (error: unknown) => error ?? new Error('rejected'),
+          );
+          if (failure) {
+            return failure;
+          }
+        }
+        return undefined;
+      };
+
+      const failure = await takeTurns([await emitting({}), await emitting({})]);
+      assert.ok(failure instanceof Error, 'the named INSERT failed through PgBouncer');
+      assert.match(failure.message, PREPARED_STATEMENT);
+
+      await clearDatabase(db.orm);
+      const unnamed = [
+        await emitting({ preparedStatements: false }),
+        await emitting({ preparedStatements: false }),
+      ];
+      assert.equal(await takeTurns(unnamed), undefined);
+      assert.equal(await db.orm.em.fork().count(Widget, {}), 8);
+      assert.equal(await db.orm.em.fork().count(TestEvent, { type: 'made' }), 8);
     });
 
     it('a worker through it whose listen URL reaches PostgreSQL directly is woken by notifications', async () => {
