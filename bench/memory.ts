@@ -3,6 +3,10 @@
  * drain; `--quick` 20,000) with `events:process --once`, with the default settings and with the
  * best throughput settings: the worker's RSS, sampled every 50 ms from /proc, at the start of the drain (its first batch committed), once a
  * tenth of the events is done, at its peak and at its end (before its last batch committed).
+ * V8's old generation fills up between full collections (to about four times what they leave
+ * live), so a single sample falls anywhere on that sawtooth: the last column compares its troughs,
+ * the lowest RSS between a tenth and a fifth of the drain with the lowest in its last tenth, which
+ * is what would grow if something accumulated per event.
  */
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -93,7 +97,9 @@ async function main(): Promise<void> {
     console.log(
       `memory while draining ${events.toLocaleString('en')} no-op events: RSS of the worker process (MiB)`,
     );
-    console.log(`${''.padEnd(32)}  start  at 10%   peak    end   end − start   end − at 10%`);
+    console.log(
+      `${''.padEnd(32)}  start  at 10%   peak    end   end − start   end − at 10%   trough to trough`,
+    );
     for (const { label, flags } of SETTINGS) {
       const samples = await drain(client, database.url, events, flags);
       const start = samples[0].rss;
@@ -102,9 +108,16 @@ async function main(): Promise<void> {
       const peak = Math.max(...samples.map(sample => sample.rss));
       // The last sample before the last batch committed: after it the process shuts down.
       const end = (samples.filter(sample => sample.processed < events).at(-1) ?? samples.at(-1)!).rss;
+      const lowest = (from: number, to: number) =>
+        Math.min(
+          ...samples
+            .filter(sample => sample.processed >= from && sample.processed < to)
+            .map(sample => sample.rss),
+        );
+      const troughs = lowest(events * 0.9, events) - lowest(events / 10, events / 5);
       const figures = [start, warm, peak, end].map(value => value.toFixed(0).padStart(6)).join(' ');
       console.log(
-        `${label.padEnd(32)} ${figures}   ${(end - start).toFixed(0).padStart(6)}        ${(end - warm).toFixed(0).padStart(6)}`,
+        `${label.padEnd(32)} ${figures}   ${(end - start).toFixed(0).padStart(6)}        ${(end - warm).toFixed(0).padStart(6)}   ${Number.isFinite(troughs) ? troughs.toFixed(0).padStart(6) : '     –'}`,
       );
     }
   } finally {
