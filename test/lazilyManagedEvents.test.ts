@@ -210,7 +210,7 @@ describe('claimed events of models the shortcut fits and of models it does not',
       for (const update of updates) {
         assert.match(
           update,
-          new RegExp(`^update "${table}" set "note" = (\\$1|'[^']*') where "id" = (\\$2|'?\\d+'?) `),
+          new RegExp(`^update "${table}" set "note" = (\\$1|\\?|'[^']*') where "id" = (\\$2|\\?|'?\\d+'?) `),
         );
       }
     });

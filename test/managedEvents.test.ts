@@ -48,6 +48,9 @@ function seen(event: NoteEvent, em: EntityManager): Seen {
   };
 }
 
+/** The shortcut these tests pin is MikroORM 6's: on 7 every event is managed from its claim. */
+const ONLY_6 = mikroOrmMajor !== 6 && 'MikroORM 6 only: on 7, claimed events are managed from their claim';
+
 const MANAGED: Seen = { managed: true, byBatchEm: true, inIdentityMap: true, touched: false };
 
 /**
@@ -76,18 +79,22 @@ describe('claimed events as managed entities', () => {
     return events;
   }
 
-  it('is managed by the batch, in its identity map, untouched, as soon as ctx.em is read', async () => {
-    await addEvents('look', 2);
-    const views: Seen[] = [];
-    register(NoteEvent, 'look', function look(event, ctx) {
-      const em = ctx.em;
-      views.push(seen(event, em));
-    });
-    await processEvents(db.orm, { batchSize: 10 });
-    assert.deepEqual(views, [MANAGED, MANAGED]);
-  });
+  it(
+    'is managed by the batch, in its identity map, untouched, as soon as ctx.em is read',
+    { skip: ONLY_6 },
+    async () => {
+      await addEvents('look', 2);
+      const views: Seen[] = [];
+      register(NoteEvent, 'look', function look(event, ctx) {
+        const em = ctx.em;
+        views.push(seen(event, em));
+      });
+      await processEvents(db.orm, { batchSize: 10 });
+      assert.deepEqual(views, [MANAGED, MANAGED]);
+    },
+  );
 
-  it('stays unmanaged for handlers that never read ctx.em', async () => {
+  it('stays unmanaged for handlers that never read ctx.em', { skip: ONLY_6 }, async () => {
     await addEvents('plain', 1);
     const views: boolean[] = [];
     register(NoteEvent, 'plain', function plain(event) {
@@ -97,29 +104,33 @@ describe('claimed events as managed entities', () => {
     assert.deepEqual(views, [false]);
   });
 
-  it('counts a value set after ctx.em is read as a change, and its own properties keep their order', async () => {
-    await addEvents('touch', 2);
-    const views: { touched: boolean; errorMessage: unknown; keys: boolean }[] = [];
-    register(NoteEvent, 'touch', function touch(event, ctx) {
-      void ctx.em;
-      const first = views.length === 0;
-      if (first) {
-        event.errorMessage = 'set by the handler';
-      }
-      const keys = Object.keys(event);
-      const wrapped = helper(event);
-      views.push({
-        touched: wrapped.isTouched(),
-        errorMessage: wrapped.__data.errorMessage,
-        keys: JSON.stringify(Object.keys(event)) === JSON.stringify(keys),
+  it(
+    'counts a value set after ctx.em is read as a change, and its own properties keep their order',
+    { skip: ONLY_6 },
+    async () => {
+      await addEvents('touch', 2);
+      const views: { touched: boolean; errorMessage: unknown; keys: boolean }[] = [];
+      register(NoteEvent, 'touch', function touch(event, ctx) {
+        void ctx.em;
+        const first = views.length === 0;
+        if (first) {
+          event.errorMessage = 'set by the handler';
+        }
+        const keys = Object.keys(event);
+        const wrapped = helper(event);
+        views.push({
+          touched: wrapped.isTouched(),
+          errorMessage: wrapped.__data.errorMessage,
+          keys: JSON.stringify(Object.keys(event)) === JSON.stringify(keys),
+        });
       });
-    });
-    await processEvents(db.orm, { batchSize: 10 });
-    assert.deepEqual(views, [
-      { touched: true, errorMessage: 'set by the handler', keys: true },
-      { touched: false, errorMessage: null, keys: true },
-    ]);
-  });
+      await processEvents(db.orm, { batchSize: 10 });
+      assert.deepEqual(views, [
+        { touched: true, errorMessage: 'set by the handler', keys: true },
+        { touched: false, errorMessage: null, keys: true },
+      ]);
+    },
+  );
 
   it('keeps every value of an event its handler gave a property of its own, for later events too', async () => {
     const em = db.orm.em.fork();
@@ -130,7 +141,7 @@ describe('claimed events as managed entities', () => {
     register(OwnEvent, 'own', function own(event, ctx) {
       (event as OwnEvent & { seen?: boolean }).seen = true;
       void ctx.em;
-      wrap(event).isTouched();
+      wrap(event).isInitialized();
       types.push(event.type);
     });
     // A batch each: the second event comes after the first one's keys have been worked out.
@@ -162,19 +173,23 @@ describe('claimed events as managed entities', () => {
     });
   }
 
-  it('is left, after the batch, as the batch clear left it: managed, out of the identity map', async () => {
-    await addEvents('later', 1);
-    const views: Seen[] = [];
-    let handlerEm: EntityManager | undefined;
-    register(NoteEvent, 'later', function later(_event, ctx) {
-      handlerEm = ctx.em;
-    });
-    await processEvents(db.orm, {
-      batchSize: 10,
-      hooks: { onProcessed: event => void views.push(seen(event as NoteEvent, handlerEm!)) },
-    });
-    assert.deepEqual(views, [{ ...MANAGED, inIdentityMap: false }]);
-  });
+  it(
+    'is left, after the batch, as the batch clear left it: managed, out of the identity map',
+    { skip: ONLY_6 },
+    async () => {
+      await addEvents('later', 1);
+      const views: Seen[] = [];
+      let handlerEm: EntityManager | undefined;
+      register(NoteEvent, 'later', function later(_event, ctx) {
+        handlerEm = ctx.em;
+      });
+      await processEvents(db.orm, {
+        batchSize: 10,
+        hooks: { onProcessed: event => void views.push(seen(event as NoteEvent, handlerEm!)) },
+      });
+      assert.deepEqual(views, [{ ...MANAGED, inIdentityMap: false }]);
+    },
+  );
 
   it('gets an EntityManager forked as fork() makes one, without touching the configuration', async () => {
     const batchEm = db.orm.em.fork({ clear: true, useContext: false });
